@@ -1,0 +1,151 @@
+"""Command line: ``python -m veeam_role_auditor evaluate|scan|fix``.
+
+Exit codes: 0 success (``evaluate`` exits 0 whatever the verdict), 1 findings at or above
+``--fail-on`` (``scan``), 2 unusable arguments, unreadable files or credential problems, with a
+one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .policy import InvalidArnError, NamedPolicy, evaluate_identity, evaluate_trust, make_appliance
+
+PROG = "veeam-role-auditor"
+
+
+class UsageError(Exception):
+    """A problem the user can fix: bad arguments, unreadable files, missing credentials."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage dump: the message says what to fix.
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate one trust policy (and optionally the appliance's permissions) offline",
+        description="Decide whether the Veeam appliance can assume a role, from policy files.",
+    )
+    _appliance_arguments(evaluate, multiple=False)
+    evaluate.add_argument("--role-arn", required=True, help="ARN of the role being added to Veeam")
+    evaluate.add_argument("--policy-file", required=True, type=Path, help="the role's trust policy (JSON)")
+    evaluate.add_argument(
+        "--identity-policy-file",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="a permission policy of the Impersonation role (repeat for each inline/managed policy)",
+    )
+    evaluate.add_argument(
+        "--boundary-policy-file", type=Path, help="the Impersonation role's permissions boundary, if any"
+    )
+    evaluate.add_argument(
+        "--role-tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tag of the audited role, for aws:ResourceTag conditions (repeatable)",
+    )
+    evaluate.add_argument("--format", choices=("json", "text"), default="json")
+    return parser
+
+
+def _appliance_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> None:
+    parser.add_argument(
+        "--appliance-role-arn",
+        required=True,
+        action="append" if multiple else "store",
+        help="ARN of the appliance's Impersonation role" + (" (repeatable)" if multiple else ""),
+    )
+    parser.add_argument("--appliance-role-id", help="unique id (AROA...) of the Impersonation role")
+    parser.add_argument("--appliance-org-id", help="AWS Organizations id (o-...) of the appliance account")
+    parser.add_argument("--external-id", help="the external id Veeam passes to sts:AssumeRole, if any")
+
+
+def read_policy_file(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"cannot read {path}: {reason}") from None
+
+
+def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--role-tag expects KEY=VALUE, got {pair!r}")
+        tags[key] = value
+    return tags
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    try:
+        appliance = make_appliance(
+            args.appliance_role_arn,
+            role_id=args.appliance_role_id,
+            org_id=args.appliance_org_id,
+            external_id=args.external_id,
+        )
+        document = read_policy_file(args.policy_file)
+        tags = parse_tags(args.role_tag)
+        verdict = evaluate_trust(document, args.role_arn, appliance, role_tags=tags or None)
+        output: dict[str, Any] = verdict.to_dict()
+        if args.identity_policy_file:
+            policies = [NamedPolicy(str(path), read_policy_file(path)) for path in args.identity_policy_file]
+            boundary = None
+            if args.boundary_policy_file:
+                boundary = NamedPolicy(
+                    str(args.boundary_policy_file), read_policy_file(args.boundary_policy_file)
+                )
+            identity = evaluate_identity(
+                policies, args.role_arn, appliance, boundary=boundary, role_tags=tags or None
+            )
+            output["identity"] = identity.to_dict()
+    except InvalidArnError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(output, indent=2))
+    else:
+        print(_evaluate_text(output))
+    return 0
+
+
+def _evaluate_text(output: dict[str, Any]) -> str:
+    lines = [f"appliance can assume: {output['appliance_can_assume']}"]
+    if output["via"]:
+        lines[0] += f" (via {output['via']})"
+    lines.append("risks: " + (", ".join(output["risks"]) if output["risks"] else "none"))
+    lines.extend(f"  - {reason}" for reason in output["reasons"])
+    identity = output.get("identity")
+    if identity:
+        lines.append(f"identity policies allow sts:AssumeRole: {identity['allows_assume_role']}")
+        lines.extend(f"  - {reason}" for reason in identity["reasons"])
+    return "\n".join(lines)
+
+
+COMMANDS = {"evaluate": command_evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,212 @@
+"""The request context of the appliance's ``sts:AssumeRole`` call, as far as it can be known offline.
+
+The Veeam appliance calls ``sts:AssumeRole`` with the credentials of its EC2 instance profile, i.e. as
+a role session of the Impersonation role. Values come from the IAM User Guide pages "AWS global
+condition context keys" and "IAM policy elements: Variables and tags" (principal key values table).
+A key is one of: known (its values), absent, present with an unknown value, maybe present (unknown
+whether and what), a known prefix followed by an unknown suffix (``aws:userid``), or one of several
+alternatives. Condition evaluation turns anything it cannot decide into UNKNOWN: never guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from functools import lru_cache
+
+from .arn import RoleArn
+
+
+class Presence(Enum):
+    KNOWN = "known"
+    ABSENT = "absent"
+    PRESENT_UNKNOWN = "present_unknown"
+    MAYBE = "maybe"
+    PREFIX = "prefix"
+    ONE_OF = "one_of"
+
+
+@dataclass(frozen=True, slots=True)
+class ContextValue:
+    presence: Presence
+    values: tuple[str, ...] = ()
+    alternatives: tuple[ContextValue, ...] = ()
+    why: str = ""
+
+
+ABSENT = ContextValue(Presence.ABSENT)
+
+
+def known(*values: str) -> ContextValue:
+    return ContextValue(Presence.KNOWN, tuple(values))
+
+
+def unknown_present(why: str) -> ContextValue:
+    return ContextValue(Presence.PRESENT_UNKNOWN, why=why)
+
+
+def maybe(why: str) -> ContextValue:
+    return ContextValue(Presence.MAYBE, why=why)
+
+
+# Keys whose value the appliance's session carries but that cannot be read offline.
+_PRESENT_UNKNOWN = {
+    "aws:sourceip": "the appliance's source IP address",
+    "aws:securetransport": "whether the STS call used TLS",
+    "aws:requestedregion": "the STS endpoint region the appliance calls",
+    "aws:useragent": "the appliance's user agent",
+    "aws:tokenissuetime": "when the instance profile credentials were issued",
+    "aws:ec2instancesourcevpc": "the appliance instance's VPC",
+    "aws:ec2instancesourceprivateipv4": "the appliance instance's private IP",
+    "ec2:sourceinstancearn": "the appliance instance's ARN",
+    "ec2:roledelivery": "the instance metadata service version",
+    "sts:rolesessionname": "the session name Veeam passes to AssumeRole",
+}
+
+# Keys that may or may not be in the request, with values unknown offline.
+_MAYBE = {
+    "aws:sourcevpc": "whether the call goes through a VPC endpoint",
+    "aws:sourcevpce": "whether the call goes through a VPC endpoint",
+    "aws:vpcsourceip": "whether the call goes through a VPC endpoint",
+    "aws:referer": "the HTTP referer",
+    "aws:principalorgpaths": "the appliance account's organization path",
+    "aws:resourceorgpaths": "the audited role account's organization path",
+    "aws:tagkeys": "the session tags Veeam passes",
+    "sts:transitivetagkeys": "the session tags Veeam passes",
+    "aws:sourceidentity": "the source identity of the appliance session",
+    "sts:sourceidentity": "the source identity Veeam passes",
+    "aws:principaltag/": "the appliance role's principal tags",
+    "aws:requesttag/": "the session tags Veeam passes",
+}
+
+# Keys that no service sets for a direct AssumeRole call by a role session. Any key not listed
+# anywhere here is absent too: service-specific and federation keys (saml:*, <provider>:aud, ...)
+# are only set for other actions.
+_ABSENT = (
+    "aws:username",
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:multifactorauthage",
+    "aws:principalservicename",
+    "aws:principalservicenameslist",
+    "aws:federatedprovider",
+    "aws:assumedroot",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Appliance:
+    """What is known about the Veeam appliance: its Impersonation role and optional facts."""
+
+    role: RoleArn
+    role_id: str | None = None
+    org_id: str | None = None
+    external_id: str | None = None
+
+    @property
+    def account(self) -> str:
+        return self.role.account
+
+    @property
+    def partition(self) -> str:
+        return self.role.partition
+
+
+@lru_cache(maxsize=64)
+def _appliance_base(appliance: Appliance, now: datetime) -> dict[str, ContextValue]:
+    mfa_never_true = ContextValue(
+        Presence.ONE_OF,
+        alternatives=(ABSENT, known("false")),
+        why="MFA is never used by an instance profile session",
+    )
+    moment = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    epoch = int(now.timestamp())
+    base: dict[str, ContextValue] = {key: ABSENT for key in _ABSENT}
+    base.update({key: unknown_present(why) for key, why in _PRESENT_UNKNOWN.items()})
+    base.update(
+        {
+            "aws:principalarn": known(appliance.role.arn),
+            "aws:principalaccount": known(appliance.account),
+            "aws:principaltype": known("AssumedRole"),
+            "aws:principalisawsservice": known("false"),
+            "aws:viaawsservice": known("false"),
+            "aws:multifactorauthpresent": mfa_never_true,
+            "aws:currenttime": known(moment),
+            "aws:epochtime": known(str(epoch)),
+            "aws:principalorgid": known(appliance.org_id)
+            if appliance.org_id
+            else maybe("the appliance account's AWS Organizations id (pass --appliance-org-id)"),
+            "sts:externalid": known(appliance.external_id)
+            if appliance.external_id
+            else maybe("the external id Veeam passes (pass --external-id)"),
+        }
+    )
+    if appliance.role_id:
+        base["aws:userid"] = ContextValue(
+            Presence.PREFIX, (appliance.role_id + ":",), why="the session name part of aws:userid"
+        )
+    else:
+        base["aws:userid"] = unknown_present("the appliance role's unique id (pass --appliance-role-id)")
+    return base
+
+
+class RequestContext:
+    """Looks up condition keys (lower-cased) for the appliance's AssumeRole on one audited role.
+
+    Cheap to create: the appliance's part is built on the first lookup and shared (cached) between
+    every role evaluated in the same second.
+    """
+
+    __slots__ = ("_appliance", "_base", "_now", "_resource", "_resource_tags")
+
+    def __init__(
+        self,
+        appliance: Appliance,
+        *,
+        resource: RoleArn,
+        resource_tags: dict[str, str] | None,
+        now: datetime | None = None,
+    ) -> None:
+        self._appliance = appliance
+        self._now = now
+        self._base: dict[str, ContextValue] | None = None
+        self._resource = resource
+        self._resource_tags = resource_tags
+
+    def lookup(self, key: str) -> ContextValue:
+        """The value of condition key ``key`` (already lower-cased)."""
+        base = self._base
+        if base is None:
+            moment = (self._now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+            base = self._base = _appliance_base(self._appliance, moment)
+        value = base.get(key)
+        if value is not None:
+            return value
+        if key == "aws:resourceaccount":
+            return known(self._resource.account)
+        if key == "aws:resourceorgid":
+            appliance = self._appliance
+            if appliance.org_id and self._resource.account == appliance.account:
+                return known(appliance.org_id)
+            return maybe("the audited role account's organization id")
+        if key.startswith(("aws:resourcetag/", "iam:resourcetag/")):
+            if self._resource_tags is None:
+                return maybe("the audited role's tags")
+            # Tag keys in condition keys are matched without regard to case, like key names.
+            wanted = key.split("/", 1)[1]
+            for tag_key, tag_value in self._resource_tags.items():
+                if tag_key.lower() == wanted:
+                    return known(tag_value)
+            return ABSENT
+        slash = key.find("/")
+        if slash > 0 and key[: slash + 1] in _MAYBE:
+            return maybe(_MAYBE[key[: slash + 1]])
+        if key in _MAYBE:
+            return maybe(_MAYBE[key])
+        return ABSENT

@@ -1,0 +1,347 @@
+"""Decide whether the Veeam appliance can assume a role, from the role's trust policy alone.
+
+IAM User Guide, "Policy evaluation logic": an explicit Deny in any applicable statement overrides
+every Allow; without a matching Allow the request is implicitly denied. A statement applies when its
+Principal (or NotPrincipal), Action (or NotAction) and every Condition match. Each of those is decided
+in three-valued logic (see :mod:`.tri`): anything that depends on a value unknown offline makes the
+answer "conditional", never a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from .arn import AwsPrincipal, PrincipalKind, RoleArn, parse_role_arn
+from .conditions import StatementInvalidError, evaluate_clause, unknown_reason
+from .context import Appliance, RequestContext
+from .document import PolicyDocument, PrincipalSpec, Statement, parse_policy
+from .tri import Tri
+from .wildcard import glob_match
+
+ASSUME_ROLE = "sts:AssumeRole"
+
+Answer = Literal["yes", "no", "conditional"]
+Via = Literal["role_arn", "account_root", "wildcard"]
+
+RISKS = (
+    "wildcard_principal",
+    "account_root_trust",
+    "foreign_account_trusted",
+    "deleted_principal_unique_id",
+    "not_principal",
+    "malformed",
+)
+_SPECIFICITY: dict[Via | None, int] = {None: 0, "wildcard": 1, "account_root": 2, "role_arn": 3}
+_ANSWER = {Tri.TRUE: "yes", Tri.UNKNOWN: "conditional", Tri.FALSE: "no"}
+
+
+@dataclass(frozen=True, slots=True)
+class TrustVerdict:
+    """The answer for one trust policy. ``to_dict`` gives exactly the four documented keys."""
+
+    appliance_can_assume: Answer
+    via: Via | None
+    risks: frozenset[str]
+    reasons: tuple[str, ...]
+    # Details the checks catalogue and remediation use; not part of the JSON verdict.
+    errors: tuple[str, ...] = ()
+    deleted_principal_ids: tuple[str, ...] = ()
+    foreign_accounts: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "appliance_can_assume": self.appliance_can_assume,
+            "via": self.via,
+            "risks": sorted(self.risks),
+            "reasons": list(self.reasons),
+        }
+
+
+def make_appliance(
+    role_arn: str,
+    *,
+    role_id: str | None = None,
+    org_id: str | None = None,
+    external_id: str | None = None,
+) -> Appliance:
+    """Describe the appliance; raises :class:`~.arn.InvalidArnError` for a bad role ARN."""
+    return Appliance(parse_role_arn(role_arn), role_id or None, org_id or None, external_id or None)
+
+
+def action_applies(statement: Statement, action: str = ASSUME_ROLE) -> bool:
+    """Action/NotAction match, case-insensitive with ``*`` and ``?`` (IAM User Guide, "Action")."""
+    if statement.actions is not None:
+        return any(glob_match(pattern, action, ignore_case=True) for pattern in statement.actions)
+    assert statement.not_actions is not None
+    return not any(glob_match(pattern, action, ignore_case=True) for pattern in statement.not_actions)
+
+
+def evaluate_trust(
+    document: object,
+    role_arn: str | RoleArn,
+    appliance: Appliance,
+    *,
+    role_tags: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> TrustVerdict:
+    """Evaluate a trust policy (dict, JSON or percent-encoded JSON) for the appliance.
+
+    ``role_arn`` is the audited role (the resource); ``role_tags`` its tags, for ``aws:ResourceTag``.
+    Never raises for a bad document (that is a ``malformed`` verdict); raises
+    :class:`~.arn.InvalidArnError` when ``role_arn`` is not an IAM role ARN.
+    """
+    role = role_arn if isinstance(role_arn, RoleArn) else parse_role_arn(role_arn)
+    policy = parse_policy(document, "trust")
+    context = RequestContext(appliance, resource=role, resource_tags=role_tags, now=now)
+    return _TrustEvaluation(policy, role, appliance, context).verdict()
+
+
+class _TrustEvaluation:
+    def __init__(self, policy: PolicyDocument, role: RoleArn, appliance: Appliance, context: RequestContext):
+        self.policy = policy
+        self.role = role
+        self.appliance = appliance
+        self.context = context
+        self.reasons: list[str] = []
+
+    # -------------------------------------------------------------- decision
+
+    def verdict(self) -> TrustVerdict:
+        policy = self.policy
+        risks, risk_reasons, deleted, foreign = self._risks()
+        if policy.malformed:
+            if _uses_not_principal(policy):
+                risks.add("not_principal")
+            reasons = [f"malformed: {error}" for error in policy.errors]
+            reasons.append("IAM would reject this document as a trust policy, so it is not in force")
+            return TrustVerdict(
+                "no", None, frozenset(risks | {"malformed"}), tuple(reasons), policy.errors, deleted, foreign
+            )
+        allows: list[tuple[Tri, Via | None, Statement]] = []
+        denies: list[tuple[Tri, Statement]] = []
+        for statement in policy.statements:
+            if not action_applies(statement):
+                continue
+            if statement.effect == "Allow":
+                outcome, via = self._allow_applies(statement)
+                if outcome is not Tri.FALSE:
+                    allows.append((outcome, via, statement))
+            else:
+                outcome = self._deny_applies(statement)
+                if outcome is not Tri.FALSE:
+                    denies.append((outcome, statement))
+
+        deny = max((outcome for outcome, _ in denies), default=Tri.FALSE)
+        allow = max((outcome for outcome, _, _ in allows), default=Tri.FALSE)
+        reasons = self.reasons
+        if deny is Tri.TRUE:
+            answer: Answer = "no"
+            via = None
+        elif allow is Tri.FALSE:
+            answer, via = "no", None
+            reasons.append(
+                f"no Allow statement grants {ASSUME_ROLE} to the appliance role {self.appliance.role.arn}, "
+                f'its account {self.appliance.account} or "*"'
+            )
+        else:
+            answer = _ANSWER[min(allow, ~deny)]  # type: ignore[assignment]
+            candidates = [v for outcome, v, _ in allows if outcome is allow]
+            via = max(candidates, key=lambda v: _SPECIFICITY[v])
+        return TrustVerdict(
+            appliance_can_assume=answer,
+            via=via,
+            risks=frozenset(risks),
+            reasons=tuple(reasons + risk_reasons),
+            errors=(),
+            deleted_principal_ids=deleted,
+            foreign_accounts=foreign,
+        )
+
+    def _allow_applies(self, statement: Statement) -> tuple[Tri, Via | None]:
+        assert statement.principal is not None  # Allow + NotPrincipal is malformed
+        principal, via, how = self._principal_match(statement.principal)
+        if principal is Tri.FALSE:
+            return Tri.FALSE, None
+        conditions, detail = self._conditions(statement)
+        outcome = min(principal, conditions)
+        label = statement.label
+        if outcome is Tri.TRUE:
+            self.reasons.append(f"{label} allows {ASSUME_ROLE} to {how}")
+        elif conditions is Tri.FALSE:
+            self.reasons.append(f"{label} names {how}, but {detail}")
+        elif principal is Tri.UNKNOWN:
+            extra = f"; also only if {detail}" if conditions is Tri.UNKNOWN else ""
+            self.reasons.append(
+                f"{label} allows {ASSUME_ROLE} to {how}, which depends on the appliance's session name,"
+                f" not known offline{extra}"
+            )
+        else:
+            self.reasons.append(f"{label} allows {ASSUME_ROLE} to {how} only if {detail}")
+        return outcome, via
+
+    def _deny_applies(self, statement: Statement) -> Tri:
+        if statement.principal is not None:
+            principal, _, how = self._principal_match(statement.principal)
+        else:
+            assert statement.not_principal is not None
+            principal, how = self._not_principal_applies(statement.not_principal)
+        if principal is Tri.FALSE:
+            return Tri.FALSE
+        conditions, detail = self._conditions(statement)
+        outcome = min(principal, conditions)
+        label = statement.label
+        if outcome is Tri.TRUE:
+            self.reasons.append(
+                f"{label} explicitly denies {ASSUME_ROLE} to {how}; an explicit Deny overrides any Allow"
+            )
+        elif conditions is Tri.FALSE:
+            self.reasons.append(f"{label} would deny {ASSUME_ROLE} to {how}, but {detail}")
+        elif conditions is Tri.UNKNOWN:
+            self.reasons.append(f"{label} denies {ASSUME_ROLE} to {how} if {detail}")
+        else:
+            self.reasons.append(f"{label} may deny {ASSUME_ROLE} to {how}")
+        return outcome
+
+    def _conditions(self, statement: Statement) -> tuple[Tri, str]:
+        """The statement's Condition block and, unless TRUE, a phrase saying why."""
+        if not statement.conditions:
+            return Tri.TRUE, ""
+        resolve = self.policy.resolves_variables
+        result = Tri.TRUE
+        undecided: list[str] = []
+        false: list[str] = []
+        try:
+            for clause in statement.conditions:
+                outcome = evaluate_clause(clause, self.context, resolve)
+                if outcome is Tri.FALSE:
+                    false.append(clause.describe())
+                elif outcome is Tri.UNKNOWN:
+                    undecided.append(unknown_reason(clause, self.context))
+                result = min(result, outcome)
+        except StatementInvalidError:
+            return Tri.FALSE, "a policy variable in it has no value for the appliance's session"
+        if result is Tri.FALSE:
+            return result, f"its condition {'; '.join(false)} is false for the appliance's session"
+        if result is Tri.UNKNOWN:
+            return result, "; ".join(undecided)
+        return result, ""
+
+    # -------------------------------------------------------------- principals
+
+    def _principal_match(self, spec: PrincipalSpec) -> tuple[Tri, Via | None, str]:
+        """Whether a Principal element names the appliance session, and in which form."""
+        best: tuple[Tri, Via | None, str] = (Tri.FALSE, None, "")
+        if spec.wildcard:
+            best = (Tri.TRUE, "wildcard", 'any principal ("*")')
+        for principal in spec.aws:
+            candidate = self._aws_principal_match(principal)
+            if candidate is None:
+                continue
+            if (candidate[0], _SPECIFICITY[candidate[1]]) > (best[0], _SPECIFICITY[best[1]]):
+                best = candidate
+        return best
+
+    def _aws_principal_match(self, principal: AwsPrincipal) -> tuple[Tri, Via, str] | None:
+        appliance = self.appliance
+        role = appliance.role
+        kind = principal.kind
+        same_partition = principal.partition in (None, role.partition)
+        if kind is PrincipalKind.ACCOUNT:
+            if principal.account == role.account and same_partition:
+                return Tri.TRUE, "account_root", f"the appliance's account {role.account}"
+        elif kind is PrincipalKind.ROLE:
+            if (
+                same_partition
+                and principal.account == role.account
+                and principal.path == role.path
+                and (principal.name or "").casefold() == role.name.casefold()
+            ):
+                return Tri.TRUE, "role_arn", f"the appliance role {principal.raw}"
+        elif kind is PrincipalKind.UNIQUE_ID:
+            if appliance.role_id and principal.raw == appliance.role_id:
+                return Tri.TRUE, "role_arn", f"the appliance role's unique id {principal.raw}"
+        elif kind is PrincipalKind.ROLE_SESSION and (
+            same_partition
+            and principal.account == role.account
+            and (principal.name or "").casefold() == role.name.casefold()
+        ):
+            return Tri.UNKNOWN, "role_arn", f"the appliance role session {principal.raw}"
+        return None
+
+    def _not_principal_applies(self, spec: PrincipalSpec) -> tuple[Tri, str]:
+        """Whether a Deny with NotPrincipal covers the appliance session.
+
+        IAM User Guide, "NotPrincipal": for an assumed-role session AWS may check the account, then
+        the role, then the session, so the exception holds only when the session ARN (with the role
+        and account ARNs) is listed; the session name is not known offline.
+        """
+        if spec.wildcard:
+            return Tri.FALSE, ""
+        role = self.appliance.role
+        for principal in spec.aws:
+            match = self._aws_principal_match(principal)
+            if match is not None and principal.kind is PrincipalKind.ROLE_SESSION:
+                return Tri.UNKNOWN, f"every principal except those listed, which may exempt {principal.raw}"
+        return (
+            Tri.TRUE,
+            f"every principal except those listed, and the appliance role {role.arn} is not exempt",
+        )
+
+    # -------------------------------------------------------------- risks
+
+    def _risks(self) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...]]:
+        risks: set[str] = set()
+        reasons: list[str] = []
+        deleted: list[str] = []
+        foreign: list[str] = []
+        own_accounts = {self.appliance.account, self.role.account}
+        live_id = self.appliance.role_id
+        for statement in self.policy.statements:
+            label = statement.label
+            if statement.not_principal is not None:
+                risks.add("not_principal")
+                reasons.append(f"risk not_principal: {label} uses NotPrincipal")
+            for spec in (statement.principal, statement.not_principal):
+                if spec is None:
+                    continue
+                for principal in spec.aws:
+                    if principal.kind is PrincipalKind.UNIQUE_ID and principal.raw != live_id:
+                        risks.add("deleted_principal_unique_id")
+                        deleted.append(principal.raw)
+                        reasons.append(
+                            f"risk deleted_principal_unique_id: {label} names {principal.raw}, the unique id"
+                            " of a deleted principal; re-creating a role of that name does not restore trust"
+                        )
+            if statement.effect != "Allow" or statement.principal is None:
+                continue
+            spec = statement.principal
+            if spec.wildcard:
+                risks.add("wildcard_principal")
+                reasons.append(f'risk wildcard_principal: {label} allows any principal ("*")')
+            for principal in spec.aws:
+                if principal.kind is PrincipalKind.ACCOUNT:
+                    risks.add("account_root_trust")
+                    reasons.append(
+                        f"risk account_root_trust: {label} trusts the whole account {principal.account}"
+                    )
+                if principal.account and principal.account not in own_accounts:
+                    risks.add("foreign_account_trusted")
+                    foreign.append(principal.account)
+                    reasons.append(
+                        f"risk foreign_account_trusted: {label} trusts {principal.raw} in account"
+                        f" {principal.account}, which is neither the appliance's nor the role's"
+                    )
+        return risks, reasons, tuple(dict.fromkeys(deleted)), tuple(dict.fromkeys(foreign))
+
+
+def _uses_not_principal(policy: PolicyDocument) -> bool:
+    body = policy.raw.get("Statement") if policy.raw is not None else None
+    items = body if isinstance(body, list) else [body]
+    return any(isinstance(item, dict) and "NotPrincipal" in item for item in items)
+
+
+def verdict_json(verdict: TrustVerdict) -> str:
+    return json.dumps(verdict.to_dict(), indent=2)

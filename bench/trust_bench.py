@@ -25,16 +25,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from workload import APPLIANCE_ACCOUNT, APPLIANCE_ARN, APPLIANCE_ID, trust_policies
+
 from veeam_role_auditor.policy import evaluate_trust, make_appliance
 from veeam_role_auditor.policy.document import _parse_text_cached
-from workload import APPLIANCE_ACCOUNT, APPLIANCE_ARN, APPLIANCE_ID, trust_policies
 
 ROLE = f"arn:aws:iam::{APPLIANCE_ACCOUNT}:role/VeeamRepository"
 
 
-def best_rate(
-    run: Callable[[], object], count: int, repeat: int, before: Callable[[], None] = lambda: None
-) -> float:
+def best_rate(run: Callable[[], object], count: int, repeat: int, before: Callable[[], None] = lambda: None) -> float:
     best = float("inf")
     for _ in range(repeat):
         before()

@@ -57,9 +57,7 @@ def _statement(rng: random.Random, index: int) -> dict[str, Any]:
             "Action": "sts:AssumeRoleWithWebIdentity",
             "Condition": {
                 "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
-                "StringLike": {
-                    "token.actions.githubusercontent.com:sub": f"repo:org/repo{rng.randrange(500)}:*"
-                },
+                "StringLike": {"token.actions.githubusercontent.com:sub": f"repo:org/repo{rng.randrange(500)}:*"},
             },
         }
     if kind == "saml":

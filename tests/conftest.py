@@ -14,7 +14,5 @@ EVENTS = ROOT / "events"
 # "ci" keeps the suite fast; "long" is the large run quoted in notes:
 #   HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/unit/test_policy_properties.py
 settings.register_profile("ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile(
-    "long", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
-)
+settings.register_profile("long", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+
 from veeam_role_auditor.cli import main
 
 APPLIANCE = "arn:aws:iam::111122223333:role/veeam/Imp"
 ROLE = "arn:aws:iam::111122223333:role/VeeamRepo"
 TRUST = {
     "Version": "2012-10-17",
-    "Statement": [
-        {"Sid": "Veeam", "Effect": "Allow", "Principal": {"AWS": APPLIANCE}, "Action": "sts:AssumeRole"}
-    ],
+    "Statement": [{"Sid": "Veeam", "Effect": "Allow", "Principal": {"AWS": APPLIANCE}, "Action": "sts:AssumeRole"}],
 }
 
 
@@ -31,9 +30,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, captured.out, captured.err
 
 
-def test_json_verdict_has_exactly_the_documented_keys(
-    trust_file: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_verdict_has_exactly_the_documented_keys(trust_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(
         ["evaluate", "--appliance-role-arn", APPLIANCE, "--role-arn", ROLE, "--policy-file", str(trust_file)],
         capsys,
@@ -79,9 +76,7 @@ def test_identity_block_when_identity_policies_are_given(
     assert result["identity"]["allows_assume_role"] == "yes"
 
 
-def test_malformed_policy_is_a_verdict_not_a_crash(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_malformed_policy_is_a_verdict_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"')
     code, out, err = run(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from veeam_role_auditor.policy import make_appliance, parse_role_arn
 from veeam_role_auditor.policy.conditions import evaluate_clause
 from veeam_role_auditor.policy.context import RequestContext
@@ -138,10 +139,7 @@ def test_variable_literal_characters_do_not_act_as_wildcards() -> None:
 
 
 def test_variables_are_literal_text_under_version_2008() -> None:
-    assert (
-        decide("StringEquals", "aws:PrincipalAccount", "${aws:PrincipalAccount}", version="2008-10-17")
-        is Tri.FALSE
-    )
+    assert decide("StringEquals", "aws:PrincipalAccount", "${aws:PrincipalAccount}", version="2008-10-17") is Tri.FALSE
     assert decide("StringLike", "aws:PrincipalAccount", "${*}", version="2008-10-17") is Tri.FALSE
 
 

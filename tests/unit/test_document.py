@@ -4,6 +4,7 @@ import json
 from urllib.parse import quote
 
 import pytest
+
 from veeam_role_auditor.policy.arn import PrincipalKind, classify_aws_principal
 from veeam_role_auditor.policy.document import decode_document, parse_policy
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from veeam_role_auditor.policy import NamedPolicy, evaluate_identity, make_appliance
 
 APPLIANCE = make_appliance("arn:aws:iam::111122223333:role/veeam/Imp", role_id="AROAAPPLIANCEEXAMPLE1")
@@ -127,6 +128,4 @@ def test_malformed_identity_policy_is_named_and_ignored() -> None:
     )
     assert verdict.allows_assume_role == "yes"
     assert verdict.malformed == ("inline Broken",)
-    assert verdict.reasons[0].startswith(
-        "inline Broken is malformed and ignored: the policy is not valid JSON"
-    )
+    assert verdict.reasons[0].startswith("inline Broken is malformed and ignored: the policy is not valid JSON")

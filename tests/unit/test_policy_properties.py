@@ -13,6 +13,8 @@ from urllib.parse import quote
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+from tests.conftest import FIXTURES
 from veeam_role_auditor.policy import (
     RISKS,
     InvalidArnError,
@@ -23,8 +25,6 @@ from veeam_role_auditor.policy import (
     make_appliance,
     parse_policy,
 )
-
-from tests.conftest import FIXTURES
 
 ACCOUNT = "111122223333"
 APPLIANCE_ARN = f"arn:aws:iam::{ACCOUNT}:role/veeam/Imp"
@@ -37,17 +37,11 @@ CORPUS = [case["policy"] for case in json.loads((FIXTURES / "trust_corpus.json")
 # ------------------------------------------------------------------ strategies
 
 json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20,
 )
 principal_values = st.sampled_from(
@@ -71,9 +65,7 @@ principals = (
     st.just("*")
     | st.dictionaries(
         st.sampled_from(["AWS", "Service", "Federated", "CanonicalUser"]),
-        principal_values
-        | st.lists(principal_values, min_size=1, max_size=3)
-        | st.sampled_from(["ec2.amazonaws.com"]),
+        principal_values | st.lists(principal_values, min_size=1, max_size=3) | st.sampled_from(["ec2.amazonaws.com"]),
         min_size=1,
         max_size=2,
     )
@@ -158,9 +150,7 @@ condition_values = st.sampled_from(
 ) | st.text(max_size=10)
 conditions = st.dictionaries(
     operators,
-    st.dictionaries(
-        condition_keys, condition_values | st.lists(condition_values, min_size=1, max_size=3), max_size=2
-    ),
+    st.dictionaries(condition_keys, condition_values | st.lists(condition_values, min_size=1, max_size=3), max_size=2),
     max_size=2,
 )
 

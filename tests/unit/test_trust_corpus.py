@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from veeam_role_auditor.policy import RISKS, evaluate_trust, make_appliance
 
 from tests.conftest import FIXTURES
+from veeam_role_auditor.policy import RISKS, evaluate_trust, make_appliance
 
 CORPUS = json.loads((FIXTURES / "trust_corpus.json").read_text())
 DEFAULTS = CORPUS["defaults"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from veeam_role_auditor.policy.tri import Tri
 from veeam_role_auditor.policy.wildcard import arn_match, glob_match, glob_match_with_unknown_suffix
 

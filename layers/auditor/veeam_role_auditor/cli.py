@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .model import SEVERITY_ORDER
 from .policy import InvalidArnError, NamedPolicy, evaluate_identity, evaluate_trust, make_appliance
 
 PROG = "veeam-role-auditor"
@@ -60,7 +61,68 @@ def build_parser() -> argparse.ArgumentParser:
         help="a tag of the audited role, for aws:ResourceTag conditions (repeatable)",
     )
     evaluate.add_argument("--format", choices=("json", "text"), default="json")
+
+    scan = commands.add_parser(
+        "scan",
+        help="scan every Veeam-tagged role of an account",
+        description="Read every role of the account and report the Veeam roles that are broken or risky.",
+    )
+    _appliance_arguments(scan, multiple=True)
+    scan.add_argument("--tag-key", default=None, help="tag that marks Veeam roles (default veeam:backup-role)")
+    scan.add_argument(
+        "--tag-value",
+        action="append",
+        default=[],
+        metavar="V",
+        help="accepted value of the tag (repeatable; default: any value)",
+    )
+    scan.add_argument("--path-prefix", default=None, help="only roles under this path (default /)")
+    _aws_arguments(scan)
+    scan.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default=None,
+        help="table (default on a terminal) or json (default otherwise)",
+    )
+    scan.add_argument("--all", action="store_true", help="also list PASSED findings in the table")
+    publish = scan.add_argument_group("publishing (what the Lambda functions do, from cron, a container or CI)")
+    publish.add_argument("--publish", action="store_true", help="import changed findings and send alerts")
+    publish.add_argument("--state-table", help="DynamoDB state table (required with --publish)")
+    publish.add_argument("--topic-arn", help="SNS topic for alerts (none: no alerts)")
+    publish.add_argument("--no-security-hub", action="store_true", help="do not import into Security Hub")
+    publish.add_argument("--min-alert-severity", choices=tuple(SEVERITY_ORDER), type=str.upper, default="MEDIUM")
+    publish.add_argument("--refresh-days", type=int, default=7, help="re-import unchanged findings after N days")
+    publish.add_argument("--digest-threshold", type=int, default=20, help="one digest above N alerts in a run")
+    scan.add_argument(
+        "--fail-on",
+        choices=tuple(SEVERITY_ORDER),
+        default="HIGH",
+        type=str.upper,
+        help="exit 1 when a FAILED finding has at least this severity (default HIGH)",
+    )
+
+    fix = commands.add_parser(
+        "fix",
+        help="print (and optionally apply) the corrected trust policy of one role",
+        description="Compute the minimal trust policy change that lets the appliance assume a role.",
+    )
+    fix.add_argument("--role-name", required=True, help="name of the role to fix")
+    _appliance_arguments(fix, multiple=False)
+    _aws_arguments(fix)
+    fix.add_argument("--apply", action="store_true", help="update the role's trust policy in IAM")
+    fix.add_argument(
+        "--backup-dir",
+        type=Path,
+        default=Path("fix-backups"),
+        help="where --apply saves the current trust policy first (default ./fix-backups)",
+    )
     return parser
+
+
+def _aws_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--region", help="AWS region for STS and other regional calls")
+    parser.add_argument("--profile", help="AWS named profile")
+    parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (an emulator)")
 
 
 def _appliance_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> None:
@@ -109,12 +171,8 @@ def command_evaluate(args: argparse.Namespace) -> int:
             policies = [NamedPolicy(str(path), read_policy_file(path)) for path in args.identity_policy_file]
             boundary = None
             if args.boundary_policy_file:
-                boundary = NamedPolicy(
-                    str(args.boundary_policy_file), read_policy_file(args.boundary_policy_file)
-                )
-            identity = evaluate_identity(
-                policies, args.role_arn, appliance, boundary=boundary, role_tags=tags or None
-            )
+                boundary = NamedPolicy(str(args.boundary_policy_file), read_policy_file(args.boundary_policy_file))
+            identity = evaluate_identity(policies, args.role_arn, appliance, boundary=boundary, role_tags=tags or None)
             output["identity"] = identity.to_dict()
     except InvalidArnError as exc:
         raise UsageError(str(exc)) from None
@@ -138,7 +196,19 @@ def _evaluate_text(output: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"evaluate": command_evaluate}
+def command_scan(args: argparse.Namespace) -> int:
+    from .cli_scan import run_scan_command
+
+    return run_scan_command(args)
+
+
+def command_fix(args: argparse.Namespace) -> int:
+    from .cli_scan import run_fix_command
+
+    return run_fix_command(args)
+
+
+COMMANDS = {"evaluate": command_evaluate, "scan": command_scan, "fix": command_fix}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,3 +219,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -4,6 +4,7 @@ from .arn import InvalidArnError, RoleArn, parse_role_arn
 from .context import Appliance
 from .document import PolicyDocument, parse_policy
 from .identity import IdentityVerdict, NamedPolicy, evaluate_identity
+from .service import evaluate_service_trust
 from .tri import Tri
 from .trust import ASSUME_ROLE, RISKS, TrustVerdict, evaluate_trust, make_appliance
 
@@ -19,6 +20,7 @@ __all__ = [
     "Tri",
     "TrustVerdict",
     "evaluate_identity",
+    "evaluate_service_trust",
     "evaluate_trust",
     "make_appliance",
     "parse_policy",

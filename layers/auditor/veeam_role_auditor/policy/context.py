@@ -210,3 +210,28 @@ class RequestContext:
         if key in _MAYBE:
             return maybe(_MAYBE[key])
         return ABSENT
+
+
+class ServiceRequestContext(RequestContext):
+    """The request context of an AWS service principal (such as EC2) assuming a role.
+
+    Only what the service itself implies is known; everything else is treated as unknown.
+    """
+
+    __slots__ = ("_service",)
+
+    def __init__(self, service: str, now: datetime | None = None) -> None:
+        self._service = service
+        self._now = now
+
+    def lookup(self, key: str) -> ContextValue:
+        if key == "aws:principalservicename":
+            return known(self._service)
+        if key == "aws:principalisawsservice":
+            return known("true")
+        if key in ("aws:currenttime", "aws:epochtime"):
+            moment = (self._now or datetime.now(UTC)).astimezone(UTC)
+            if key == "aws:currenttime":
+                return known(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            return known(str(int(moment.timestamp())))
+        return maybe(f"what {self._service} passes when it assumes the role")

@@ -176,7 +176,13 @@ def decode_document(document: object) -> Mapping[str, Any]:
 
 
 def parse_policy(document: object, kind: PolicyKind) -> PolicyDocument:
-    """Parse a trust or identity policy; never raises, collects IAM's validation errors instead."""
+    """Parse a trust or identity policy; never raises, collects IAM's validation errors instead.
+
+    An already parsed PolicyDocument of the same kind is returned as is, so callers that evaluate one
+    document many times (a scan evaluating the appliance's policies for every role) parse it once.
+    """
+    if type(document) is PolicyDocument and document.kind == kind:
+        return document
     if isinstance(document, str) and len(document) < 65536:
         return _parse_text_cached(document, kind)
     return _parse(document, kind)
@@ -322,9 +328,7 @@ def _parse_principal(value: object, where: _Where, element: str, errors: list[st
     if value == "*":
         return _WILDCARD_PRINCIPAL
     if not value or not _is_mapping(value):
-        errors.append(
-            f'{where} {element}: must be "*" or a non-empty object of AWS/Service/Federated/CanonicalUser'
-        )
+        errors.append(f'{where} {element}: must be "*" or a non-empty object of AWS/Service/Federated/CanonicalUser')
         return None
     aws: tuple[AwsPrincipal, ...] = ()
     others: dict[str, tuple[str, ...]] = {}

@@ -79,41 +79,34 @@ def evaluate_identity(
                 results.append(outcome)
                 verb = "allows" if effect == "Allow" else "explicitly denies"
                 qualifier = "" if outcome is Tri.TRUE else " under conditions not known offline"
-                reasons.append(
-                    f"{named.name} {statement.label} {verb} {ASSUME_ROLE} on {role.arn}{qualifier}"
-                )
+                reasons.append(f"{named.name} {statement.label} {verb} {ASSUME_ROLE} on {role.arn}{qualifier}")
         return results
 
     allow = tri_any(outcome for named in policies for outcome in outcomes(named, "Allow"))
     deny = tri_any(outcome for named in policies for outcome in outcomes(named, "Deny"))
+    decisive: list[str] = []
     if allow is Tri.FALSE:
-        reasons.append(f"no permission policy of {appliance.role.arn} allows {ASSUME_ROLE} on {role.arn}")
+        decisive.append(f"no permission policy of {appliance.role.arn} allows {ASSUME_ROLE} on {role.arn}")
     result = min(allow, ~deny)
     if boundary is not None:
         bounded = tri_any(outcomes(boundary, "Allow"))
-        deny = tri_any(outcomes(boundary, "Deny"))
+        boundary_deny = tri_any(outcomes(boundary, "Deny"))
         if bounded is Tri.FALSE:
-            reasons.append(
-                f"the permissions boundary {boundary.name} does not allow {ASSUME_ROLE} on {role.arn}"
-            )
-        result = tri_all((result, bounded, ~deny))
+            decisive.append(f"the permissions boundary ({boundary.name}) does not allow {ASSUME_ROLE} on {role.arn}")
+        result = tri_all((result, bounded, ~boundary_deny))
+    # The line that decided a denial comes first: it is what a reader (and an alert) needs.
+    reasons[:0] = decisive
     return IdentityVerdict(_ANSWER[result], tuple(reasons), tuple(malformed))
 
 
-def _statement_applies(
-    policy: PolicyDocument, statement: Statement, role: RoleArn, context: RequestContext
-) -> Tri:
+def _statement_applies(policy: PolicyDocument, statement: Statement, role: RoleArn, context: RequestContext) -> Tri:
     resolve = policy.resolves_variables
     try:
         if statement.resources is not None:
-            resource = tri_any(
-                _resource_match(pattern, role, context, resolve) for pattern in statement.resources
-            )
+            resource = tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.resources)
         else:
             assert statement.not_resources is not None
-            resource = ~tri_any(
-                _resource_match(pattern, role, context, resolve) for pattern in statement.not_resources
-            )
+            resource = ~tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.not_resources)
         if resource is Tri.FALSE:
             return Tri.FALSE
         conditions = tri_all(evaluate_clause(clause, context, resolve) for clause in statement.conditions)

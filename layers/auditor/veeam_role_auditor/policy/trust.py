@@ -36,6 +36,8 @@ RISKS = (
 )
 _SPECIFICITY: dict[Via | None, int] = {None: 0, "wildcard": 1, "account_root": 2, "role_arn": 3}
 _ANSWER = {Tri.TRUE: "yes", Tri.UNKNOWN: "conditional", Tri.FALSE: "no"}
+# Which kinds of note decided each answer; those lines lead the reasons.
+_DECISIVE = {"yes": {"allow"}, "conditional": {"unknown"}, "denied": {"deny"}, "no": {"none"}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,9 @@ class TrustVerdict:
     errors: tuple[str, ...] = ()
     deleted_principal_ids: tuple[str, ...] = ()
     foreign_accounts: tuple[str, ...] = ()
+    account_principals: tuple[str, ...] = ()
+    # Positions (in Statement) of the Deny statements that do or may cover the appliance.
+    blocking_denies: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,20 +110,28 @@ class _TrustEvaluation:
         self.role = role
         self.appliance = appliance
         self.context = context
-        self.reasons: list[str] = []
+        # (kind, text): the kind decides the order, so the line that decided the answer comes first.
+        self.notes: list[tuple[str, str]] = []
 
     # -------------------------------------------------------------- decision
 
     def verdict(self) -> TrustVerdict:
         policy = self.policy
-        risks, risk_reasons, deleted, foreign = self._risks()
+        risks, risk_reasons, deleted, foreign, accounts = self._risks()
         if policy.malformed:
             if _uses_not_principal(policy):
                 risks.add("not_principal")
             reasons = [f"malformed: {error}" for error in policy.errors]
             reasons.append("IAM would reject this document as a trust policy, so it is not in force")
             return TrustVerdict(
-                "no", None, frozenset(risks | {"malformed"}), tuple(reasons), policy.errors, deleted, foreign
+                "no",
+                None,
+                frozenset(risks | {"malformed"}),
+                tuple(reasons),
+                policy.errors,
+                deleted,
+                foreign,
+                accounts,
             )
         allows: list[tuple[Tri, Via | None, Statement]] = []
         denies: list[tuple[Tri, Statement]] = []
@@ -136,20 +149,25 @@ class _TrustEvaluation:
 
         deny = max((outcome for outcome, _ in denies), default=Tri.FALSE)
         allow = max((outcome for outcome, _, _ in allows), default=Tri.FALSE)
-        reasons = self.reasons
+        notes = self.notes
         if deny is Tri.TRUE:
             answer: Answer = "no"
             via = None
         elif allow is Tri.FALSE:
             answer, via = "no", None
-            reasons.append(
-                f"no Allow statement grants {ASSUME_ROLE} to the appliance role {self.appliance.role.arn}, "
-                f'its account {self.appliance.account} or "*"'
+            notes.append(
+                (
+                    "none",
+                    f"no Allow statement grants {ASSUME_ROLE} to the appliance role {self.appliance.role.arn}, "
+                    f'its account {self.appliance.account} or "*"',
+                )
             )
         else:
             answer = _ANSWER[min(allow, ~deny)]  # type: ignore[assignment]
             candidates = [v for outcome, v, _ in allows if outcome is allow]
             via = max(candidates, key=lambda v: _SPECIFICITY[v])
+        first = _DECISIVE[answer if answer != "no" or deny is not Tri.TRUE else "denied"]
+        reasons = [text for kind, text in sorted(notes, key=lambda note: note[0] not in first)]
         return TrustVerdict(
             appliance_can_assume=answer,
             via=via,
@@ -158,6 +176,8 @@ class _TrustEvaluation:
             errors=(),
             deleted_principal_ids=deleted,
             foreign_accounts=foreign,
+            account_principals=accounts,
+            blocking_denies=tuple(statement.position for _, statement in denies),
         )
 
     def _allow_applies(self, statement: Statement) -> tuple[Tri, Via | None]:
@@ -169,17 +189,20 @@ class _TrustEvaluation:
         outcome = min(principal, conditions)
         label = statement.label
         if outcome is Tri.TRUE:
-            self.reasons.append(f"{label} allows {ASSUME_ROLE} to {how}")
+            self.notes.append(("allow", f"{label} allows {ASSUME_ROLE} to {how}"))
         elif conditions is Tri.FALSE:
-            self.reasons.append(f"{label} names {how}, but {detail}")
+            self.notes.append(("info", f"{label} names {how}, but {detail}"))
         elif principal is Tri.UNKNOWN:
             extra = f"; also only if {detail}" if conditions is Tri.UNKNOWN else ""
-            self.reasons.append(
-                f"{label} allows {ASSUME_ROLE} to {how}, which depends on the appliance's session name,"
-                f" not known offline{extra}"
+            self.notes.append(
+                (
+                    "unknown",
+                    f"{label} allows {ASSUME_ROLE} to {how}, which depends on the appliance's session name,"
+                    f" not known offline{extra}",
+                )
             )
         else:
-            self.reasons.append(f"{label} allows {ASSUME_ROLE} to {how} only if {detail}")
+            self.notes.append(("unknown", f"{label} allows {ASSUME_ROLE} to {how} only if {detail}"))
         return outcome, via
 
     def _deny_applies(self, statement: Statement) -> Tri:
@@ -194,15 +217,15 @@ class _TrustEvaluation:
         outcome = min(principal, conditions)
         label = statement.label
         if outcome is Tri.TRUE:
-            self.reasons.append(
-                f"{label} explicitly denies {ASSUME_ROLE} to {how}; an explicit Deny overrides any Allow"
+            self.notes.append(
+                ("deny", f"{label} explicitly denies {ASSUME_ROLE} to {how}; an explicit Deny overrides any Allow")
             )
         elif conditions is Tri.FALSE:
-            self.reasons.append(f"{label} would deny {ASSUME_ROLE} to {how}, but {detail}")
+            self.notes.append(("info", f"{label} would deny {ASSUME_ROLE} to {how}, but {detail}"))
         elif conditions is Tri.UNKNOWN:
-            self.reasons.append(f"{label} denies {ASSUME_ROLE} to {how} if {detail}")
+            self.notes.append(("unknown", f"{label} denies {ASSUME_ROLE} to {how} if {detail}"))
         else:
-            self.reasons.append(f"{label} may deny {ASSUME_ROLE} to {how}")
+            self.notes.append(("unknown", f"{label} may deny {ASSUME_ROLE} to {how}"))
         return outcome
 
     def _conditions(self, statement: Statement) -> tuple[Tri, str]:
@@ -292,11 +315,12 @@ class _TrustEvaluation:
 
     # -------------------------------------------------------------- risks
 
-    def _risks(self) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...]]:
+    def _risks(self) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         risks: set[str] = set()
         reasons: list[str] = []
         deleted: list[str] = []
         foreign: list[str] = []
+        accounts: list[str] = []
         own_accounts = {self.appliance.account, self.role.account}
         live_id = self.appliance.role_id
         for statement in self.policy.statements:
@@ -324,9 +348,8 @@ class _TrustEvaluation:
             for principal in spec.aws:
                 if principal.kind is PrincipalKind.ACCOUNT:
                     risks.add("account_root_trust")
-                    reasons.append(
-                        f"risk account_root_trust: {label} trusts the whole account {principal.account}"
-                    )
+                    accounts.append(principal.account or "")
+                    reasons.append(f"risk account_root_trust: {label} trusts the whole account {principal.account}")
                 if principal.account and principal.account not in own_accounts:
                     risks.add("foreign_account_trusted")
                     foreign.append(principal.account)
@@ -334,7 +357,13 @@ class _TrustEvaluation:
                         f"risk foreign_account_trusted: {label} trusts {principal.raw} in account"
                         f" {principal.account}, which is neither the appliance's nor the role's"
                     )
-        return risks, reasons, tuple(dict.fromkeys(deleted)), tuple(dict.fromkeys(foreign))
+        return (
+            risks,
+            reasons,
+            tuple(dict.fromkeys(deleted)),
+            tuple(dict.fromkeys(foreign)),
+            tuple(dict.fromkeys(accounts)),
+        )
 
 
 def _uses_not_principal(policy: PolicyDocument) -> bool:

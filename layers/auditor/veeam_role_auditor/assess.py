@@ -1,0 +1,331 @@
+"""Pure assessment: role and appliance snapshots in, findings out (no AWS calls).
+
+Used by the full scan and by the event-driven re-evaluation of a single role, so both always reach
+the same findings for the same snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from . import checks
+from .checks import Check
+from .model import ApplianceState, Finding, RoleSnapshot, Severity, Status, finding_id
+from .policy import (
+    Appliance,
+    NamedPolicy,
+    PolicyDocument,
+    TrustVerdict,
+    evaluate_identity,
+    evaluate_service_trust,
+    evaluate_trust,
+    make_appliance,
+    parse_policy,
+)
+from .remediation import (
+    corrected_trust_policy,
+    statement_to_add,
+    with_role_instead_of_account,
+    without_deleted_principals,
+)
+from .settings import ScanSettings
+
+_ANSWER_RANK = {"no": 0, "conditional": 1, "yes": 2}
+_VIA_RANK = {None: 0, "wildcard": 1, "account_root": 2, "role_arn": 3}
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    state: ApplianceState
+    appliance: Appliance
+    verdict: TrustVerdict
+
+
+def prepare_appliances(states: Sequence[ApplianceState]) -> tuple[ApplianceState, ...]:
+    """The same appliance states with their permission policies parsed once, for many evaluations."""
+
+    def parsed(named: NamedPolicy) -> NamedPolicy:
+        return NamedPolicy(named.name, parse_policy(named.document, "identity"))
+
+    return tuple(
+        replace(
+            state,
+            identity_policies=tuple(parsed(named) for named in state.identity_policies),
+            boundary=parsed(state.boundary) if state.boundary else None,
+        )
+        if state.identity_policies is not None
+        else state
+        for state in states
+    )
+
+
+def engine_appliance(state: ApplianceState, settings: ScanSettings) -> Appliance:
+    """The engine's view of one appliance: its role, live unique id and configured facts."""
+    return make_appliance(
+        state.role_arn,
+        role_id=state.role_id,
+        org_id=settings.appliance_org_id,
+        external_id=settings.external_id,
+    )
+
+
+def assess_role(
+    role: RoleSnapshot,
+    appliances: Sequence[ApplianceState],
+    settings: ScanSettings,
+    *,
+    previous_appliance_ids: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> list[Finding]:
+    """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE."""
+    trust = parse_policy(role.trust_policy, "trust")  # parsed once, evaluated for every appliance
+    evaluated = [_evaluate(role, state, settings, now, trust) for state in appliances]
+    best = max(evaluated, key=lambda e: (_ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via]))
+    verdict = best.verdict
+    build = _Builder(role, appliances, best.appliance)
+    findings = [
+        _trust_finding(build, best, role, now),
+        _identity_finding(build, best, role, now),
+    ]
+    risk_reasons = {risk: _reasons_for(verdict, risk) for risk in verdict.risks}
+
+    # A principal is stale or foreign only if it is so for every configured appliance.
+    deleted = set(verdict.deleted_principal_ids).intersection(*(e.verdict.deleted_principal_ids for e in evaluated))
+    previous = previous_appliance_ids or {}
+    deleted_details = [
+        f"{unique_id} was the unique id of the Impersonation role {previous[unique_id]}, which has been re-created"
+        for unique_id in sorted(deleted)
+        if unique_id in previous
+    ]
+    findings.append(
+        build.finding(
+            checks.DELETED_PRINCIPAL,
+            "FAILED" if deleted else "PASSED",
+            deleted_details + risk_reasons.get("deleted_principal_unique_id", []),
+            corrected=without_deleted_principals(role.trust_policy, tuple(sorted(deleted))) if deleted else None,
+        )
+    )
+    foreign = set(verdict.foreign_accounts).intersection(*(e.verdict.foreign_accounts for e in evaluated))
+    findings.append(
+        build.finding(
+            checks.FOREIGN_ACCOUNT,
+            "FAILED" if foreign else "PASSED",
+            [line for line in risk_reasons.get("foreign_account_trusted", []) if any(a in line for a in foreign)],
+        )
+    )
+    for check, risk in (
+        (checks.WILDCARD_PRINCIPAL, "wildcard_principal"),
+        (checks.NOT_PRINCIPAL, "not_principal"),
+        (checks.MALFORMED, "malformed"),
+    ):
+        details = [line for line in verdict.reasons if line.startswith("malformed:")] if risk == "malformed" else []
+        findings.append(
+            build.finding(check, "FAILED" if risk in verdict.risks else "PASSED", details + risk_reasons.get(risk, []))
+        )
+    findings.append(_account_wide_finding(build, evaluated, role))
+    findings.append(build.finding(checks.UNTAGGED_TRUSTING, "PASSED", [f"{role.name} carries the Veeam tag"]))
+    return findings
+
+
+def assess_untagged_role(
+    role: RoleSnapshot,
+    appliances: Sequence[ApplianceState],
+    settings: ScanSettings,
+    *,
+    now: datetime | None = None,
+) -> Finding | None:
+    """An untagged role that names an appliance role in its trust: inventory drift, else None.
+
+    A role that carries the tag with a value that is not accepted is deliberately out of scope: no finding.
+    """
+    if settings.tag_value(role.tags) is not None or not role.path.startswith(settings.path_prefix):
+        return None
+    for state in appliances:
+        evaluated = _evaluate(role, state, settings, now)
+        verdict = evaluated.verdict
+        if verdict.via == "role_arn" and verdict.appliance_can_assume != "no":
+            build = _Builder(role, appliances, evaluated.appliance)
+            details = [
+                f"the trust policy lets {state.role_arn} assume {role.name}, but {role.name} lacks the "
+                f"tag {settings.tag_key}"
+            ]
+            return build.finding(checks.UNTAGGED_TRUSTING, "FAILED", details)
+    return None
+
+
+def assess_appliance(
+    state: ApplianceState,
+    settings: ScanSettings,
+    *,
+    partition: str,
+    account: str,
+    now: datetime | None = None,
+) -> Finding:
+    """Whether the Impersonation role itself exists and EC2 can use it (one finding per appliance)."""
+    check = checks.APPLIANCE_USABLE
+    appliance = engine_appliance(state, settings)
+    build = _Builder(
+        state.snapshot, (state,), appliance, resource_arn=state.role_arn, partition=partition, account=account
+    )
+    if not state.in_scanned_account:
+        return build.finding(
+            check,
+            "NOT_AVAILABLE",
+            [
+                f"{state.role_arn} is in account {appliance.account}, not in the scanned account {account}; "
+                "deploy the auditor in that account to check it"
+            ],
+        )
+    if state.snapshot is None:
+        return build.finding(check, "FAILED", [f"{state.role_arn} does not exist in account {account}"])
+    service = "ec2.amazonaws.com.cn" if partition == "aws-cn" else "ec2.amazonaws.com"
+    answer, reasons = evaluate_service_trust(state.snapshot.trust_policy, service, now=now)
+    details = list(reasons)
+    status: Status = {"yes": "PASSED", "conditional": "WARNING", "no": "FAILED"}[answer]  # type: ignore[assignment]
+    if not state.snapshot.instance_profile_arns:
+        details.append(f"{state.role_arn} is in no instance profile, so no EC2 instance can use it")
+        status = "FAILED"
+    else:
+        details.append("instance profiles: " + ", ".join(state.snapshot.instance_profile_arns))
+    return build.finding(check, status, details)
+
+
+# ---------------------------------------------------------------------- the individual checks
+
+
+def _evaluate(
+    role: RoleSnapshot,
+    state: ApplianceState,
+    settings: ScanSettings,
+    now: datetime | None,
+    trust: PolicyDocument | None = None,
+) -> _Evaluated:
+    appliance = engine_appliance(state, settings)
+    document = trust if trust is not None else role.trust_policy
+    verdict = evaluate_trust(document, role.arn, appliance, role_tags=dict(role.tags), now=now)
+    return _Evaluated(state, appliance, verdict)
+
+
+def _trust_finding(build: _Builder, best: _Evaluated, role: RoleSnapshot, now: datetime | None) -> Finding:
+    verdict = best.verdict
+    details = [line for line in verdict.reasons if not line.startswith("risk ")]
+    if verdict.appliance_can_assume == "yes":
+        return build.finding(checks.TRUST_CAN_ASSUME, "PASSED", details)
+    status: Status = "WARNING" if verdict.appliance_can_assume == "conditional" else "FAILED"
+    if status == "WARNING":
+        details.append(
+            "if Veeam's request carries the values this depends on (for example a configured external id), "
+            "tell the auditor (--external-id, --appliance-org-id); otherwise add the statement below"
+        )
+    corrected = corrected_trust_policy(
+        role.trust_policy, role.arn, best.appliance, role_tags=dict(role.tags), now=now, current=verdict
+    )
+    return build.finding(
+        checks.TRUST_CAN_ASSUME,
+        status,
+        details,
+        statement=statement_to_add(best.appliance.role.arn),
+        corrected=corrected,
+    )
+
+
+def _identity_finding(build: _Builder, best: _Evaluated, role: RoleSnapshot, now: datetime | None) -> Finding:
+    state = best.state
+    if state.identity_policies is None:
+        reason = state.unavailable_reason or f"the policies of {state.role_arn} could not be read"
+        return build.finding(checks.IDENTITY_ALLOWS, "NOT_AVAILABLE", [reason])
+    identity = evaluate_identity(
+        state.identity_policies,
+        role.arn,
+        best.appliance,
+        boundary=state.boundary,
+        role_tags=dict(role.tags),
+        now=now,
+    )
+    status: Status = {"yes": "PASSED", "conditional": "WARNING", "no": "FAILED"}[identity.allows_assume_role]  # type: ignore[assignment]
+    return build.finding(checks.IDENTITY_ALLOWS, status, list(identity.reasons))
+
+
+def _account_wide_finding(build: _Builder, evaluated: list[_Evaluated], role: RoleSnapshot) -> Finding:
+    for item in evaluated:
+        account = item.appliance.account
+        if account in item.verdict.account_principals:
+            corrected = with_role_instead_of_account(role.trust_policy, account, item.appliance.role.arn)
+            details = [
+                f"the trust policy names the whole account {account}; naming {item.appliance.role.arn} is enough"
+            ]
+            return build.finding(checks.ACCOUNT_WIDE, "FAILED", details, corrected=corrected)
+    return build.finding(checks.ACCOUNT_WIDE, "PASSED", ["the trust policy names no appliance account as a whole"])
+
+
+def _reasons_for(verdict: TrustVerdict, risk: str) -> list[str]:
+    prefix = f"risk {risk}: "
+    return [line[len(prefix) :] for line in verdict.reasons if line.startswith(prefix)]
+
+
+class _Builder:
+    """Turns a check and a status into a Finding; the catalogue supplies every text."""
+
+    def __init__(
+        self,
+        role: RoleSnapshot | None,
+        appliances: Sequence[ApplianceState],
+        appliance: Appliance,
+        *,
+        resource_arn: str | None = None,
+        partition: str | None = None,
+        account: str | None = None,
+    ) -> None:
+        self.role = role
+        self.resource_arn = resource_arn or (role.arn if role else "")
+        self.partition = partition or (role.partition if role else appliance.partition)
+        self.account = account or (role.account if role else appliance.account)
+        self.appliance_arns = tuple(state.role_arn for state in appliances)
+        self.appliance = appliance
+        self.observed_at = role.observed_at if role else datetime.now().astimezone()
+
+    def finding(
+        self,
+        check: Check,
+        status: Status,
+        details: Sequence[str],
+        *,
+        statement: dict[str, Any] | None = None,
+        corrected: dict[str, Any] | None = None,
+    ) -> Finding:
+        name = self.resource_arn.rsplit("/", 1)[-1]
+        fields = {
+            "role_name": name,
+            "role_arn": self.resource_arn,
+            "appliance_role_arn": self.appliance.role.arn,
+            "appliance_account": self.appliance.account,
+        }
+        return Finding(
+            id=finding_id(self.partition, self.account, check.code, self.resource_arn),
+            check=check.code,
+            status=status,
+            severity=_severity(check, status),
+            title=f"{check.title}: {name}",
+            description=check.description.format(**fields) if "{" in check.description else check.description,
+            remediation=check.remediation.format(**fields),
+            role_arn=self.resource_arn,
+            account=self.account,
+            partition=self.partition,
+            appliance_role_arns=self.appliance_arns,
+            observed_at=self.observed_at,
+            role=self.role,
+            details=tuple(details),
+            statement_to_add=statement,
+            corrected_policy=corrected,
+        )
+
+
+def _severity(check: Check, status: Status) -> Severity:
+    if status == "FAILED":
+        return check.severity
+    if status == "WARNING":
+        return check.warning_severity or check.severity
+    return "INFORMATIONAL"

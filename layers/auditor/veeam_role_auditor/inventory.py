@@ -1,0 +1,176 @@
+"""AWS adapter: reads roles, tags and the appliance role's policies from IAM (boto3 lives here).
+
+A full scan reads every role with ``iam:GetAccountAuthorizationDetails`` (Filter Role), which returns
+trust policy, tags, inline policies, attached policy ARNs, boundary and instance profiles in pages of
+up to 1,000 roles: no per-role call, so 5,000 roles cost 5 calls. Throttling and transient errors are
+retried by botocore's retry modes (``adaptive`` by default), not by a loop of our own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .model import ApplianceState, RoleSnapshot
+from .policy import NamedPolicy, parse_role_arn
+
+# "MaxItems ... If you do not include this parameter, the number of items defaults to 100" and may be
+# at most 1000 (IAM API reference, GetAccountAuthorizationDetails).
+PAGE_SIZE = 1000
+
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+_MISSING = frozenset({"NoSuchEntity", "NoSuchEntityException"})
+
+
+def client_config(retry_mode: str = "adaptive", max_attempts: int = 10) -> Config:
+    """botocore retry configuration used by every client of the auditor."""
+    return Config(
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="veeam-role-auditor",
+    )
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class Caller:
+    partition: str
+    account: str
+    arn: str
+
+
+class Inventory:
+    """Reads IAM through injected clients (``iam`` and ``sts``)."""
+
+    def __init__(self, iam: Any, sts: Any, *, now: Callable[[], datetime] | None = None) -> None:
+        self.iam = iam
+        self.sts = sts
+        self._now = now or (lambda: datetime.now(UTC))
+
+    def caller(self) -> Caller:
+        identity = self.sts.get_caller_identity()
+        arn = identity["Arn"]
+        return Caller(partition=arn.split(":")[1], account=identity["Account"], arn=arn)
+
+    def role_pages(self) -> Iterator[list[RoleSnapshot]]:
+        """Every role in the account, a page at a time (one GetAccountAuthorizationDetails call each)."""
+        paginator = self.iam.get_paginator("get_account_authorization_details")
+        for page in paginator.paginate(Filter=["Role"], PaginationConfig={"PageSize": PAGE_SIZE}):
+            observed_at = self._now()
+            yield [role_from_details(item, observed_at) for item in page.get("RoleDetailList", [])]
+
+    def role(self, role_name: str) -> RoleSnapshot | None:
+        """One role, read directly (GetRole + ListRoleTags): for event-driven re-evaluation.
+
+        Returns None when the role does not exist (any more).
+        """
+        try:
+            role = self.iam.get_role(RoleName=role_name)["Role"]
+            tags: list[dict[str, str]] = []
+            for page in self.iam.get_paginator("list_role_tags").paginate(RoleName=role_name):
+                tags.extend(page.get("Tags", []))
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                return None
+            raise
+        role["Tags"] = tags
+        return role_from_details(role, self._now())
+
+    def appliance_state(self, role_arn: str, caller: Caller, roles: Mapping[str, RoleSnapshot]) -> ApplianceState:
+        """What the scan can know about one Impersonation role.
+
+        ``roles`` maps ARNs to the snapshots just read; the appliance's inline policies, attached
+        policy ARNs and boundary come from there, and only its managed policies' default versions
+        need targeted calls (GetPolicy + GetPolicyVersion each).
+        """
+        arn = parse_role_arn(role_arn)
+        if arn.account != caller.account or arn.partition != caller.partition:
+            return ApplianceState(
+                role_arn=role_arn,
+                in_scanned_account=False,
+                unavailable_reason=(
+                    f"the Impersonation role is in account {arn.account}; its permissions can only be "
+                    f"read by an auditor deployed there (scanned account: {caller.account})"
+                ),
+            )
+        snapshot = roles.get(role_arn) or _same_role(roles.values(), arn.path, arn.name)
+        if snapshot is None:
+            return ApplianceState(
+                role_arn=role_arn,
+                in_scanned_account=True,
+                unavailable_reason=f"{role_arn} does not exist",
+            )
+        return self.appliance_policies(role_arn, snapshot)
+
+    def appliance_policies(self, role_arn: str, snapshot: RoleSnapshot) -> ApplianceState:
+        """Read the default versions of the appliance's managed policies and boundary."""
+        try:
+            managed = tuple(self.managed_policy(arn) for arn in snapshot.attached_policy_arns)
+            boundary = self.managed_policy(snapshot.boundary_arn) if snapshot.boundary_arn else None
+        except ClientError as error:
+            code = error_code(error)
+            if code not in _ACCESS_DENIED and code not in _MISSING:
+                raise
+            return ApplianceState(
+                role_arn=role_arn,
+                in_scanned_account=True,
+                snapshot=snapshot,
+                unavailable_reason=(
+                    f"could not read the Impersonation role's policies ({code}: "
+                    f"{error.response.get('Error', {}).get('Message', '')})"
+                ),
+            )
+        return ApplianceState(
+            role_arn=role_arn,
+            in_scanned_account=True,
+            snapshot=snapshot,
+            identity_policies=snapshot.inline_policies + managed,
+            boundary=boundary,
+        )
+
+    def managed_policy(self, policy_arn: str) -> NamedPolicy:
+        version = self.iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+        document = self.iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
+        return NamedPolicy(f"managed policy {policy_arn} ({version})", document)
+
+
+def role_from_details(item: Mapping[str, Any], observed_at: datetime) -> RoleSnapshot:
+    """A RoleSnapshot from a RoleDetailList item (GetAccountAuthorizationDetails) or a GetRole Role."""
+    boundary = item.get("PermissionsBoundary") or {}
+    create_date = item.get("CreateDate")
+    return RoleSnapshot(
+        arn=item["Arn"],
+        name=item["RoleName"],
+        role_id=item["RoleId"],
+        path=item.get("Path", "/"),
+        trust_policy=item.get("AssumeRolePolicyDocument", ""),
+        tags={tag["Key"]: tag["Value"] for tag in item.get("Tags") or []},
+        observed_at=observed_at,
+        create_date=create_date if isinstance(create_date, datetime) else None,
+        inline_policies=tuple(
+            NamedPolicy(f"inline policy {policy['PolicyName']}", policy.get("PolicyDocument", ""))
+            for policy in item.get("RolePolicyList") or []
+        ),
+        attached_policy_arns=tuple(policy["PolicyArn"] for policy in item.get("AttachedManagedPolicies") or []),
+        boundary_arn=boundary.get("PermissionsBoundaryArn"),
+        instance_profile_arns=tuple(profile["Arn"] for profile in item.get("InstanceProfileList") or []),
+    )
+
+
+def _same_role(roles: Iterable[RoleSnapshot], path: str, name: str) -> RoleSnapshot | None:
+    # IAM role names are unique regardless of case; an ARN typed with another case still names the role.
+    wanted = name.lower()
+    return next((role for role in roles if role.path == path and role.name.lower() == wanted), None)
+
+
+def snapshots_by_arn(roles: Sequence[RoleSnapshot]) -> dict[str, RoleSnapshot]:
+    return {role.arn: role for role in roles}

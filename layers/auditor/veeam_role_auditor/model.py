@@ -1,0 +1,120 @@
+"""Frozen domain records: what was read from IAM (snapshots) and what the auditor concluded (findings)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .policy import NamedPolicy
+
+Status = Literal["PASSED", "FAILED", "WARNING", "NOT_AVAILABLE"]
+Severity = Literal["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
+SEVERITY_ORDER: dict[str, int] = {"INFORMATIONAL": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
+
+# Security Hub: "Id ... Length Constraints: Maximum length of 512" (AwsSecurityFinding, API reference).
+MAX_FINDING_ID = 512
+
+
+@dataclass(frozen=True)
+class RoleSnapshot:
+    """One IAM role as read at ``observed_at``."""
+
+    arn: str
+    name: str
+    role_id: str
+    path: str
+    trust_policy: object
+    tags: Mapping[str, str]
+    observed_at: datetime
+    create_date: datetime | None = None
+    inline_policies: tuple[NamedPolicy, ...] = ()
+    attached_policy_arns: tuple[str, ...] = ()
+    boundary_arn: str | None = None
+    instance_profile_arns: tuple[str, ...] = ()
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+    @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1]
+
+
+@dataclass(frozen=True)
+class ApplianceState:
+    """What the scan could learn about one configured Impersonation role."""
+
+    role_arn: str
+    in_scanned_account: bool
+    snapshot: RoleSnapshot | None = None
+    identity_policies: tuple[NamedPolicy, ...] | None = None
+    boundary: NamedPolicy | None = None
+    unavailable_reason: str | None = None
+
+    @property
+    def role_id(self) -> str | None:
+        return self.snapshot.role_id if self.snapshot else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The result of one check for one role: PASSED as well as FAILED."""
+
+    id: str
+    check: str
+    status: Status
+    severity: Severity
+    title: str
+    description: str
+    remediation: str
+    role_arn: str
+    account: str
+    partition: str
+    appliance_role_arns: tuple[str, ...]
+    observed_at: datetime
+    role: RoleSnapshot | None = None
+    details: tuple[str, ...] = ()
+    statement_to_add: dict[str, Any] | None = None
+    corrected_policy: dict[str, Any] | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> bool:
+        return self.status in ("FAILED", "WARNING")
+
+    def summary(self) -> dict[str, Any]:
+        """The machine-readable shape the CLI prints with ``--format json``."""
+        return {
+            "id": self.id,
+            "check": self.check,
+            "status": self.status,
+            "severity": self.severity,
+            "role_arn": self.role_arn,
+            "title": self.title,
+            "details": list(self.details),
+            "remediation": self.remediation,
+            "statement_to_add": self.statement_to_add,
+            "corrected_policy": self.corrected_policy,
+        }
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format: UTC, milliseconds, Z (ASFF accepts it; string order is time order)."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def finding_id(partition: str, account: str, check: str, role_arn: str) -> str:
+    """Deterministic id from partition, account, check code and role ARN (never from policy text).
+
+    Retries and re-scans therefore update one Security Hub finding instead of adding copies.
+    """
+    readable = f"veeam-role-auditor/{partition}/{account}/{check}/{role_arn}"
+    if len(readable) <= MAX_FINDING_ID:
+        return readable
+    digest = hashlib.sha256(role_arn.encode()).hexdigest()
+    return f"veeam-role-auditor/{partition}/{account}/{check}/sha256:{digest}"

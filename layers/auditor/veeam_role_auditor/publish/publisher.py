@@ -1,0 +1,464 @@
+"""Publishing a run's findings: only what changed reaches Security Hub, one alert per transition.
+
+For each finding the publisher compares the new result with the stored state and decides whether
+Security Hub needs it (new, changed, or not refreshed for ``refresh_days``: Security Hub deletes active
+findings it has not seen updated for 90 days) and whether subscribers need an alert (a transition).
+Then, per finding: a conditional claim in the state table (a newer observation or a concurrent writer
+wins), the Security Hub import, the alert, and a confirmation for what was delivered. What failed
+is not confirmed, so the next run delivers it; an alert claimed by a run that died is sent again once
+the claim is older than ``pending_timeout``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .. import checks
+from ..model import SEVERITY_ORDER, Finding, finding_id, iso
+from .alerts import AlertSink, Kind, Transition, digest_message, transition_message
+from .asff import archived_asff, to_asff
+from .securityhub import SecurityHubSink
+from .state import StateConflictError, StateStore, StoredFinding
+
+LOGGER = logging.getLogger(__name__)
+FAILING = frozenset({"FAILED", "WARNING"})
+CLAIM_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    region: str
+    security_hub: bool = True
+    refresh_days: int = 7
+    digest_threshold: int = 20
+    min_alert_severity: str = "MEDIUM"
+    pending_timeout: timedelta = timedelta(minutes=15)
+
+    def __post_init__(self) -> None:
+        if self.min_alert_severity not in SEVERITY_ORDER:
+            raise ValueError(f"minimum alert severity must be one of {', '.join(SEVERITY_ORDER)}")
+        if self.refresh_days < 1 or self.digest_threshold < 1:
+            raise ValueError("refresh days and the digest threshold must be at least 1")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PublishSettings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "security_hub": env.get("VRA_SECURITY_HUB", "true").lower() in ("1", "true", "yes", "enabled"),
+            "refresh_days": int(env.get("VRA_REFRESH_DAYS") or 7),
+            "digest_threshold": int(env.get("VRA_DIGEST_THRESHOLD") or 20),
+            "min_alert_severity": (env.get("VRA_MIN_ALERT_SEVERITY") or "MEDIUM").upper(),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which stored findings this run speaks for: absent ones among them get archived.
+
+    A full scan speaks for the whole account; an event-driven evaluation only for the roles it read.
+    ``observed_at`` is when the scope was read (an archive never overrides a newer observation).
+    """
+
+    account: str
+    partition: str
+    observed_at: datetime
+    full: bool = False
+    role_arns: frozenset[str] = frozenset()
+
+
+@dataclass
+class PublishReport:
+    findings: int = 0
+    unchanged: int = 0
+    claimed: int = 0
+    stale: int = 0
+    conflicts: int = 0
+    imported: int = 0
+    import_failures: dict[str, str] = field(default_factory=dict)
+    security_hub_disabled: bool = False
+    security_hub_calls: int = 0
+    archived: int = 0
+    transitions: list[Transition] = field(default_factory=list)
+    messages_sent: int = 0
+    alert_failures: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "findings": self.findings,
+            "unchanged": self.unchanged,
+            "claimed": self.claimed,
+            "stale": self.stale,
+            "conflicts": self.conflicts,
+            "imported": self.imported,
+            "import_failures": len(self.import_failures),
+            "security_hub_disabled": self.security_hub_disabled,
+            "security_hub_calls": self.security_hub_calls,
+            "archived": self.archived,
+            "transitions": len(self.transitions),
+            "messages_sent": self.messages_sent,
+            "alert_failures": self.alert_failures,
+        }
+
+
+@dataclass
+class _Plan:
+    record: StoredFinding
+    previous: StoredFinding | None
+    finding: Finding | None
+    needs_security_hub: bool
+    transition: Transition | None
+    # False when only Security Hub needs the finding again (a refresh, or an import that failed):
+    # nothing to claim then; the import confirms itself against the stored version.
+    write: bool = True
+
+
+def content_digest(finding: Finding) -> str:
+    """A digest of everything a reader of the finding sees; timestamps excluded."""
+    role = finding.role
+    content = {
+        "status": finding.status,
+        "severity": finding.severity,
+        "title": finding.title,
+        "description": finding.description,
+        "remediation": finding.remediation,
+        "details": finding.details,
+        "statement": finding.statement_to_add,
+        "corrected": finding.corrected_policy,
+        "appliances": finding.appliance_role_arns,
+        "role": None
+        if role is None
+        else [role.name, role.role_id, role.path, role.trust_policy, dict(role.tags), role.create_date],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def classify(previous_key: str | None, record: StoredFinding) -> Kind | None:
+    """The transition between what subscribers were told and the new state, if any."""
+    failing = record.record_state == "ACTIVE" and record.status in FAILING
+    if previous_key is None:
+        return "new_failure" if failing else None
+    status, severity, state = previous_key.split("|")
+    was_failing = state == "ACTIVE" and status in FAILING
+    if record.record_state == "ARCHIVED":
+        return "archived" if was_failing else None
+    if failing and not was_failing:
+        return "new_failure"
+    if was_failing and record.status == "PASSED":
+        return "resolved"
+    if failing and was_failing and (status, severity) != (record.status, record.severity):
+        return "severity_change"
+    return None
+
+
+class Publisher:
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        settings: PublishSettings,
+        security_hub: SecurityHubSink | None,
+        alerts: AlertSink | None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.state = state
+        self.settings = settings
+        self.security_hub = security_hub if settings.security_hub else None
+        self.alerts = alerts
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # ------------------------------------------------------------------ public
+
+    def publish(self, findings: Sequence[Finding], scope: Scope) -> PublishReport:
+        report = PublishReport(findings=len(findings))
+        now = self.clock()
+        token = uuid.uuid4().hex
+        current = {finding.id: finding for finding in findings}
+        stored = self._load(current, scope)
+        plans: list[_Plan] = []
+        for finding in current.values():
+            plan = self._plan_current(finding, stored.get(finding.id), now, token, report)
+            if plan is not None:
+                plans.append(plan)
+        for previous in stored.values():
+            if previous.finding_id in current or previous.record_state != "ACTIVE":
+                continue
+            if scope.full or previous.role_arn in scope.role_arns:
+                plan = self._plan_archive(previous, scope, now, token, report)
+                if plan is not None:
+                    plans.append(plan)
+        claimed = self._claim(plans, current, scope, now, token, report)
+        self._import(claimed, report)
+        self._alert(claimed, token, report)
+        return report
+
+    # ------------------------------------------------------------------ planning
+
+    def _load(self, current: Mapping[str, Finding], scope: Scope) -> dict[str, StoredFinding]:
+        if scope.full:
+            return self.state.load_account(scope.account)
+        ids = set(current)
+        for role_arn in scope.role_arns:
+            ids.update(finding_id(scope.partition, scope.account, code, role_arn) for code in checks.CATALOGUE)
+        return self.state.load(sorted(ids))
+
+    def _plan_current(
+        self, finding: Finding, previous: StoredFinding | None, now: datetime, token: str, report: PublishReport
+    ) -> _Plan | None:
+        observed = iso(finding.observed_at)
+        if previous is not None and previous.observed_at > observed:
+            report.stale += 1
+            return None
+        record = StoredFinding(
+            finding_id=finding.id,
+            account=finding.account,
+            role_arn=finding.role_arn,
+            check=finding.check,
+            observed_at=observed,
+            status=finding.status,
+            severity=finding.severity,
+            record_state="ACTIVE",
+            digest=content_digest(finding),
+            first_observed_at=previous.first_observed_at if previous else observed,
+        )
+        return self._plan(record, previous, finding, now, token, report)
+
+    def _plan_archive(
+        self, previous: StoredFinding, scope: Scope, now: datetime, token: str, report: PublishReport
+    ) -> _Plan | None:
+        observed = iso(scope.observed_at)
+        if previous.observed_at > observed:
+            report.stale += 1  # observed again after this scope was read: not ours to archive
+            return None
+        record = replace(previous, observed_at=observed, record_state="ARCHIVED")
+        return self._plan(record, previous, None, now, token, report)
+
+    def _plan(
+        self,
+        record: StoredFinding,
+        previous: StoredFinding | None,
+        finding: Finding | None,
+        now: datetime,
+        token: str,
+        report: PublishReport,
+    ) -> _Plan | None:
+        carried = previous or record
+        record = replace(
+            record,
+            version=previous.version if previous else 0,
+            created_at=carried.created_at if previous else None,
+            sh_key=carried.sh_key if previous else None,
+            sh_updated_at=carried.sh_updated_at if previous else None,
+            alert_key=carried.alert_key if previous else None,
+            alert_pending=carried.alert_pending if previous else None,
+            alert_pending_since=carried.alert_pending_since if previous else None,
+        )
+        needs_security_hub = self.security_hub is not None and (
+            record.sh_key != record.content_key or self._refresh_due(record.sh_updated_at, now)
+        )
+        transition = None
+        in_flight = record.alert_pending is not None and not self._pending_expired(record.alert_pending_since, now)
+        if not in_flight:
+            record = replace(record, alert_pending=None, alert_pending_since=None)
+            kind = classify(record.alert_key, record)
+            if kind is not None and self.alerts is not None and self._worth_alerting(kind, record, previous):
+                transition = self._transition(kind, record, previous, finding)
+                record = replace(record, alert_pending=token, alert_pending_since=iso(now))
+            elif record.status != "NOT_AVAILABLE" or record.record_state == "ARCHIVED":
+                # Nothing to tell (passing baseline, below the alert threshold, no topic): record it,
+                # so a later transition is measured from here. NOT_AVAILABLE tells nothing new.
+                record = replace(record, alert_key=record.status_key)
+        # observed_at alone does not make a write: a steady-state scan writes nothing.
+        same = previous is not None and replace(record, observed_at=previous.observed_at) == previous
+        if same and transition is None:
+            if not needs_security_hub:
+                report.unchanged += 1
+                return None
+            assert previous is not None
+            # Imported with this run's observation time: Security Hub ages findings out 90 days after
+            # their UpdatedAt, so a refresh must move it forward.
+            refreshed = replace(previous, observed_at=record.observed_at)
+            return _Plan(refreshed, previous, finding, needs_security_hub, None, write=False)
+        return _Plan(record, previous, finding, needs_security_hub, transition)
+
+    def _worth_alerting(self, kind: Kind, record: StoredFinding, previous: StoredFinding | None) -> bool:
+        severity = record.severity
+        if kind in ("resolved", "archived") and previous is not None and previous.alert_key:
+            severity = previous.alert_key.split("|")[1]
+        return SEVERITY_ORDER[severity] >= SEVERITY_ORDER[self.settings.min_alert_severity]
+
+    @staticmethod
+    def _transition(
+        kind: Kind, record: StoredFinding, previous: StoredFinding | None, finding: Finding | None
+    ) -> Transition:
+        told = (previous.alert_key or "").split("|") if previous else []
+        return Transition(
+            kind=kind,
+            finding_id=record.finding_id,
+            check=record.check,
+            role_arn=record.role_arn,
+            account=record.account,
+            status=record.status,
+            severity=record.severity,
+            previous_status=told[0] if len(told) == 3 else None,
+            previous_severity=told[1] if len(told) == 3 else None,
+            finding=finding,
+        )
+
+    def _refresh_due(self, updated_at: str | None, now: datetime) -> bool:
+        if updated_at is None:
+            return True
+        return now - _parse(updated_at) >= timedelta(days=self.settings.refresh_days)
+
+    def _pending_expired(self, since: str | None, now: datetime) -> bool:
+        return since is None or now - _parse(since) >= self.settings.pending_timeout
+
+    # ------------------------------------------------------------------ delivery
+
+    def _claim(
+        self,
+        plans: list[_Plan],
+        current: Mapping[str, Finding],
+        scope: Scope,
+        now: datetime,
+        token: str,
+        report: PublishReport,
+    ) -> list[_Plan]:
+        claimed: list[_Plan] = []
+        for plan in plans:
+            if not plan.write:
+                claimed.append(plan)
+                continue
+            result: _Plan | None = plan
+            for _ in range(CLAIM_ATTEMPTS):
+                assert result is not None
+                try:
+                    expected = result.previous.version if result.previous else None
+                    written = self.state.claim(result.record, expected)
+                except StateConflictError as conflict:
+                    report.conflicts += 1
+                    result = self._replan(result, conflict.current, scope, now, token, report)
+                    if result is None:
+                        break
+                    continue
+                claimed.append(replace(result, record=written))
+                report.claimed += 1
+                break
+        return claimed
+
+    def _replan(
+        self,
+        plan: _Plan,
+        latest: StoredFinding | None,
+        scope: Scope,
+        now: datetime,
+        token: str,
+        report: PublishReport,
+    ) -> _Plan | None:
+        """Plan again against the item a concurrent writer just stored."""
+        if plan.finding is not None:
+            return self._plan_current(plan.finding, latest, now, token, report)
+        if latest is None or latest.record_state != "ACTIVE":
+            return None
+        return self._plan_archive(latest, scope, now, token, report)
+
+    def _import(self, claimed: list[_Plan], report: PublishReport) -> None:
+        if self.security_hub is None:
+            return
+        documents: list[dict[str, Any]] = []
+        updated: dict[str, tuple[_Plan, str]] = {}
+        for plan in claimed:
+            if not plan.needs_security_hub:
+                continue
+            record = plan.record
+            updated_at = _after(record.observed_at, record.sh_updated_at)
+            created_at = record.created_at or updated_at
+            if plan.finding is not None:
+                document = to_asff(
+                    plan.finding,
+                    region=self.settings.region,
+                    created_at=created_at,
+                    first_observed_at=record.first_observed_at,
+                    updated_at=updated_at,
+                )
+            else:
+                document = archived_asff(
+                    finding_id=record.finding_id,
+                    check=record.check,
+                    role_arn=record.role_arn,
+                    account=record.account,
+                    status=record.status,
+                    severity=record.severity,
+                    region=self.settings.region,
+                    created_at=created_at,
+                    first_observed_at=record.first_observed_at,
+                    updated_at=updated_at,
+                )
+            documents.append(document)
+            updated[record.finding_id] = (plan, updated_at)
+        if not documents:
+            return
+        result = self.security_hub.import_findings(documents)
+        report.security_hub_calls += result.calls
+        report.import_failures.update(result.failed)
+        if result.disabled:
+            report.security_hub_disabled = True
+            LOGGER.warning(
+                "Security Hub is not enabled in this account and region: %s findings were not imported; "
+                "they will be imported by the first run after it is enabled",
+                len(documents),
+            )
+        for identifier in result.imported:
+            plan, updated_at = updated[identifier]
+            record = plan.record
+            if self.state.confirm_security_hub(identifier, record.version, record.content_key, updated_at):
+                report.imported += 1
+                if record.record_state == "ARCHIVED":
+                    report.archived += 1
+
+    def _alert(self, claimed: list[_Plan], token: str, report: PublishReport) -> None:
+        due = [plan for plan in claimed if plan.transition is not None and plan.record.alert_pending == token]
+        if not due or self.alerts is None:
+            return
+        transitions = [plan.transition for plan in due if plan.transition is not None]
+        report.transitions.extend(transitions)
+        if len(transitions) > self.settings.digest_threshold:
+            groups = [(due, digest_message(transitions, transitions[0].account))]
+        else:
+            groups = [([plan], transition_message(plan.transition)) for plan in due if plan.transition]
+        for plans, message in groups:
+            try:
+                self.alerts.send(message)
+            except (ClientError, BotoCoreError) as error:
+                LOGGER.warning("SNS publish failed (%s); %s alerts will be retried next run", error, len(plans))
+                report.alert_failures += len(plans)
+                for plan in plans:
+                    self.state.release_alert(plan.record.finding_id, token)
+                continue
+            report.messages_sent += 1
+            for plan in plans:
+                self.state.confirm_alert(plan.record.finding_id, token, plan.record.status_key)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _after(observed: str, imported: str | None) -> str:
+    """UpdatedAt for an import: Security Hub ignores an update whose UpdatedAt is not later than the
+    stored one ("BatchImportFindings for finding providers"), so it must move forward."""
+    if imported is None or observed > imported:
+        return observed
+    return iso(_parse(imported) + timedelta(milliseconds=1))

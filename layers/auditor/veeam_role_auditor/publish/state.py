@@ -1,0 +1,248 @@
+"""DynamoDB state: per finding, what Security Hub has and what subscribers were told.
+
+One item per finding id (deterministic from partition, account, check and role ARN). Every write is
+conditional: on the item's ``version`` (optimistic locking) and on ``observed_at``, the time the role
+was read, so a scheduled scan and an event-driven evaluation running together can never replace a
+newer result with an older one. Security Hub and SNS progress are recorded separately, so a failure
+of one never advances the other: what was not delivered is retried by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..inventory import error_code
+
+# BatchGetItem: "A single operation can retrieve up to 16 MB of data, which can contain as many as
+# 100 items" (DynamoDB API reference).
+BATCH_GET_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class StoredFinding:
+    """The state of one finding. Timestamps are ISO 8601 UTC strings, which sort as times."""
+
+    finding_id: str
+    account: str
+    role_arn: str
+    check: str
+    observed_at: str
+    status: str
+    severity: str
+    record_state: str
+    digest: str
+    first_observed_at: str
+    version: int = 0
+    created_at: str | None = None
+    # What Security Hub has: f"{digest}|{record_state}" and the UpdatedAt it was imported with.
+    sh_key: str | None = None
+    sh_updated_at: str | None = None
+    # What subscribers were last told: f"{status}|{severity}|{record_state}".
+    alert_key: str | None = None
+    # An alert claimed by a run and not yet confirmed sent: the token of that run and when.
+    alert_pending: str | None = None
+    alert_pending_since: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_key(self) -> str:
+        return f"{self.digest}|{self.record_state}"
+
+    @property
+    def status_key(self) -> str:
+        return f"{self.status}|{self.severity}|{self.record_state}"
+
+    def to_item(self) -> dict[str, Any]:
+        item = {key: value for key, value in asdict(self).items() if value is not None and key != "extra"}
+        if self.extra:
+            item["extra"] = json.dumps(self.extra, sort_keys=True)
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> StoredFinding:
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in item.items() if key in known}
+        values["version"] = int(values.get("version", 0))
+        values["extra"] = json.loads(item["extra"]) if "extra" in item else {}
+        return cls(**values)
+
+
+class StateConflictError(Exception):
+    """A conditional write lost: another writer has a newer observation or a newer version."""
+
+    def __init__(self, current: StoredFinding | None) -> None:
+        super().__init__("state changed concurrently")
+        self.current = current
+
+
+class StateStore:
+    """The state table (partition key ``finding_id``), through an injected DynamoDB client."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self.dynamodb = dynamodb
+        self.table = table_name
+
+    # ------------------------------------------------------------------ reads
+
+    def load_account(self, account: str) -> dict[str, StoredFinding]:
+        """Every stored finding of ``account`` (a consistent, paginated Scan)."""
+        found: dict[str, StoredFinding] = {}
+        paginator = self.dynamodb.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table,
+            ConsistentRead=True,
+            FilterExpression="#a = :account",
+            ExpressionAttributeNames={"#a": "account"},
+            ExpressionAttributeValues={":account": {"S": account}},
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                stored = StoredFinding.from_item(_plain(item))
+                found[stored.finding_id] = stored
+        return found
+
+    def load(self, finding_ids: Iterable[str]) -> dict[str, StoredFinding]:
+        """The stored findings with these ids (BatchGetItem, unprocessed keys retried)."""
+        found: dict[str, StoredFinding] = {}
+        ids = list(dict.fromkeys(finding_ids))
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            request = {
+                self.table: {
+                    "Keys": [{"finding_id": {"S": i}} for i in ids[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                }
+            }
+            for _ in range(8):
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    stored = StoredFinding.from_item(_plain(item))
+                    found[stored.finding_id] = stored
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError("DynamoDB left keys unprocessed after 8 attempts")
+        return found
+
+    # ------------------------------------------------------------------ writes
+
+    def claim(self, record: StoredFinding, expected_version: int | None) -> StoredFinding:
+        """Write ``record`` (with version + 1) unless someone wrote a newer version or observation.
+
+        Raises :class:`StateConflictError` carrying the current item when the condition fails.
+        """
+        new = _replace(record, version=(expected_version or 0) + 1)
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": _typed(new.to_item()),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if expected_version is None:
+            arguments["ConditionExpression"] = "attribute_not_exists(finding_id)"
+        else:
+            arguments["ConditionExpression"] = "#v = :expected AND observed_at <= :observed"
+            arguments["ExpressionAttributeNames"] = {"#v": "version"}
+            arguments["ExpressionAttributeValues"] = {
+                ":expected": {"N": str(expected_version)},
+                ":observed": {"S": record.observed_at},
+            }
+        try:
+            self.dynamodb.put_item(**arguments)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            item = error.response.get("Item")
+            raise StateConflictError(StoredFinding.from_item(_plain(item)) if item else None) from None
+        return new
+
+    def confirm_security_hub(self, finding_id: str, version: int, content_key: str, updated_at: str) -> bool:
+        """Record what Security Hub now has; False if a newer claim replaced the item meanwhile."""
+        return self._update(
+            finding_id,
+            "SET sh_key = :key, sh_updated_at = :at, created_at = if_not_exists(created_at, :at)",
+            "#v = :version",
+            {":key": {"S": content_key}, ":at": {"S": updated_at}, ":version": {"N": str(version)}},
+            {"#v": "version"},
+        )
+
+    def confirm_alert(self, finding_id: str, token: str, alert_key: str) -> bool:
+        """The alert claimed with ``token`` was sent: record what subscribers now know."""
+        return self._update(
+            finding_id,
+            "SET alert_key = :key REMOVE alert_pending, alert_pending_since",
+            "alert_pending = :token",
+            {":key": {"S": alert_key}, ":token": {"S": token}},
+        )
+
+    def release_alert(self, finding_id: str, token: str) -> bool:
+        """The alert claimed with ``token`` could not be sent: let the next run try again."""
+        return self._update(
+            finding_id, "REMOVE alert_pending, alert_pending_since", "alert_pending = :token", {":token": {"S": token}}
+        )
+
+    def _update(
+        self,
+        finding_id: str,
+        expression: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": {"finding_id": {"S": finding_id}},
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        if names:
+            arguments["ExpressionAttributeNames"] = names
+        try:
+            self.dynamodb.update_item(**arguments)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _replace(record: StoredFinding, **changes: Any) -> StoredFinding:
+    values = asdict(record)
+    values.update(changes)
+    return StoredFinding(**values)
+
+
+def _typed(item: dict[str, Any]) -> dict[str, Any]:
+    typed: dict[str, Any] = {}
+    for key, value in item.items():
+        if isinstance(value, bool):
+            typed[key] = {"BOOL": value}
+        elif isinstance(value, int):
+            typed[key] = {"N": str(value)}
+        else:
+            typed[key] = {"S": str(value)}
+    return typed
+
+
+def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    plain: dict[str, Any] = {}
+    for key, typed in item.items():
+        ((kind, value),) = typed.items()
+        plain[key] = int(value) if kind == "N" else value
+    return plain
+
+
+def create_table(dynamodb: Any, table_name: str) -> None:
+    """Create the state table as the SAM template does (for the demo, tests and local runs)."""
+    dynamodb.create_table(
+        TableName=table_name,
+        AttributeDefinitions=[{"AttributeName": "finding_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "finding_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.get_waiter("table_exists").wait(TableName=table_name)

@@ -1,0 +1,90 @@
+"""Orchestration: read the account, assess every role, return findings (publishing comes after)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .assess import assess_appliance, assess_role, assess_untagged_role, prepare_appliances
+from .inventory import Caller, Inventory
+from .model import ApplianceState, Finding, RoleSnapshot
+from .publish.publisher import Scope
+from .settings import ScanSettings
+
+ProgressCallback = Callable[[int, int], None]
+"""Called after each page of roles with (pages read, roles read)."""
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    caller: Caller
+    findings: tuple[Finding, ...]
+    roles_seen: int
+    roles_in_scope: int
+    appliances: tuple[ApplianceState, ...]
+    started_at: datetime
+    finished_at: datetime
+    in_scope_arns: frozenset[str] = frozenset()
+
+    def failing(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.failing]
+
+
+def read_account(inventory: Inventory, progress: ProgressCallback | None = None) -> list[RoleSnapshot]:
+    """Every role of the account. Raises on any error: a partial list must never look complete."""
+    roles: list[RoleSnapshot] = []
+    for pages, page in enumerate(inventory.role_pages(), start=1):
+        roles.extend(page)
+        if progress:
+            progress(pages, len(roles))
+    return roles
+
+
+def scan_account(
+    inventory: Inventory,
+    settings: ScanSettings,
+    *,
+    progress: ProgressCallback | None = None,
+    previous_appliance_ids: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> ScanResult:
+    """A full scan: every in-scope role gets every check, plus one finding per appliance role."""
+    started_at = now or datetime.now(UTC)
+    caller = inventory.caller()
+    roles = read_account(inventory, progress)
+    by_arn = {role.arn: role for role in roles}
+    appliances = prepare_appliances(
+        [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
+    )
+    findings: list[Finding] = []
+    in_scope: set[str] = set()
+    for appliance in appliances:
+        findings.append(assess_appliance(appliance, settings, partition=caller.partition, account=caller.account))
+    for role in roles:
+        if settings.in_scope(role.tags, role.path):
+            in_scope.add(role.arn)
+            findings.extend(
+                assess_role(role, appliances, settings, previous_appliance_ids=previous_appliance_ids, now=now)
+            )
+        else:
+            drift = assess_untagged_role(role, appliances, settings, now=now)
+            if drift is not None:
+                findings.append(drift)
+    return ScanResult(
+        caller=caller,
+        findings=tuple(findings),
+        roles_seen=len(roles),
+        roles_in_scope=len(in_scope),
+        appliances=appliances,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        in_scope_arns=frozenset(in_scope),
+    )
+
+
+def full_scope(result: ScanResult) -> Scope:
+    """A full scan speaks for every finding of the account: the ones it did not report get archived."""
+    return Scope(
+        account=result.caller.account, partition=result.caller.partition, observed_at=result.started_at, full=True
+    )

@@ -1,0 +1,517 @@
+"""Publishing on moto: Security Hub imports, SNS alerts through an SQS subscriber, state lifecycle."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from veeam_role_auditor.inventory import Inventory
+from veeam_role_auditor.publish.alerts import AlertSink
+from veeam_role_auditor.publish.asff_rules import validate_batch
+from veeam_role_auditor.publish.publisher import Publisher, PublishReport, PublishSettings, Scope
+from veeam_role_auditor.publish.securityhub import SecurityHubSink
+from veeam_role_auditor.publish.state import StateStore, create_table
+from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.scan import scan_account
+from veeam_role_auditor.settings import ScanSettings
+
+TABLE = "veeam-role-auditor-state"
+MISSING = "VeeamSnapshotMissingTrust"
+
+
+@dataclass
+class Received:
+    subject: str
+    attributes: dict[str, str]
+    body: str
+
+    @property
+    def machine(self) -> Any:
+        return json.loads(self.body.split("--- machine-readable ---\n", 1)[1])
+
+
+@dataclass
+class Pipeline:
+    inventory: Inventory
+    sample: SampleAccount
+    store: StateStore
+    securityhub: Any
+    sns: Any
+    sqs: Any
+    topic_arn: str
+    queue_url: str
+    imports: list[list[dict[str, Any]]] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def publisher(self, **settings: Any) -> Publisher:
+        return Publisher(
+            self.store,
+            settings=PublishSettings(region="us-east-1", **settings),
+            security_hub=SecurityHubSink(self.securityhub),
+            alerts=AlertSink(self.sns, self.topic_arn),
+            clock=lambda: self.now,
+        )
+
+    def run(self, publisher: Publisher | None = None) -> PublishReport:
+        result = scan_account(self.inventory, ScanSettings(appliance_role_arns=(self.sample.appliance_role_arn,)))
+        scope = Scope(account=self.sample.account, partition="aws", observed_at=result.started_at, full=True)
+        return (publisher or self.publisher()).publish(result.findings, scope)
+
+    def received(self) -> list[Received]:
+        messages: list[Received] = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                envelope = json.loads(message["Body"])
+                attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
+                messages.append(Received(envelope["Subject"], attributes, envelope["Message"]))
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def security_hub_finding(self, finding_id: str) -> dict[str, Any]:
+        latest = [document for batch in self.imports for document in batch if document["Id"] == finding_id]
+        return latest[-1]
+
+
+@pytest.fixture
+def pipeline(
+    inventory: Inventory, sample: SampleAccount, dynamodb: Any, securityhub: Any, sns: Any, sqs: Any
+) -> Pipeline:
+    create_table(dynamodb, TABLE)
+    topic_arn = sns.create_topic(Name="veeam-role-auditor-alerts")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    harness = Pipeline(inventory, sample, StateStore(dynamodb, TABLE), securityhub, sns, sqs, topic_arn, queue_url)
+    securityhub.meta.events.register(
+        "provide-client-params.securityhub.BatchImportFindings",
+        lambda params, **_: harness.imports.append(json.loads(json.dumps(params["Findings"]))),
+    )
+    return harness
+
+
+def finding_id(pipeline: Pipeline, check: str, role: str) -> str:
+    arn = pipeline.sample.role_arns.get(role) or pipeline.sample.appliance_role_arn
+    return f"veeam-role-auditor/aws/{pipeline.sample.account}/{check}/{arn}"
+
+
+def break_trust(pipeline: Pipeline, iam: Any, role: str = MISSING) -> None:
+    iam.update_assume_role_policy(
+        RoleName=role,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+
+
+def fix_trust(pipeline: Pipeline, iam: Any, role: str = MISSING) -> None:
+    iam.update_assume_role_policy(
+        RoleName=role,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": pipeline.sample.appliance_role_arn},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+
+
+# ---------------------------------------------------------------------- first and second scan
+
+
+def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline: Pipeline) -> None:
+    report = pipeline.run()
+    assert report.as_dict() == {
+        "findings": 83,
+        "unchanged": 0,
+        "claimed": 83,
+        "stale": 0,
+        "conflicts": 0,
+        "imported": 83,
+        "import_failures": 0,
+        "security_hub_disabled": False,
+        "security_hub_calls": 1,
+        "archived": 0,
+        "transitions": 10,
+        "messages_sent": 10,
+        "alert_failures": 0,
+    }
+    documents = [document for batch in pipeline.imports for document in batch]
+    assert validate_batch(documents) == []
+    assert len(pipeline.securityhub.get_findings()["Findings"]) == 83
+    messages = pipeline.received()
+    # Default minimum severity MEDIUM: the two LOW and the INFORMATIONAL failures are not alerted.
+    assert sorted(m.attributes["severity"] for m in messages) == ["CRITICAL"] + ["HIGH"] * 8 + ["MEDIUM"]
+    assert {m.attributes["transition"] for m in messages} == {"new_failure"}
+    for message in messages:
+        assert len(message.subject) < 100
+        assert "\n" not in message.subject
+        assert set(message.attributes) == {"severity", "check", "status", "account", "transition"}
+        assert message.machine["finding"]["status"] == message.attributes["status"]
+
+
+def test_second_scan_without_changes_imports_and_alerts_nothing(pipeline: Pipeline) -> None:
+    pipeline.run()
+    pipeline.received()
+    calls_before = len(pipeline.imports)
+    report = pipeline.run()
+    assert (report.unchanged, report.claimed, report.security_hub_calls, report.messages_sent) == (83, 0, 0, 0)
+    assert len(pipeline.imports) == calls_before
+    assert pipeline.received() == []
+
+
+def test_security_hub_fields_exactly(pipeline: Pipeline) -> None:
+    pipeline.run()
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    document = pipeline.security_hub_finding(identifier)
+    account, arn = pipeline.sample.account, pipeline.sample.role_arns[MISSING]
+    observed = document["UpdatedAt"]
+    assert {
+        key: document[key]
+        for key in document
+        if key not in ("Description", "Remediation", "ProductFields", "Resources")
+    } == {
+        "SchemaVersion": "2018-10-08",
+        "Id": identifier,
+        "ProductArn": f"arn:aws:securityhub:us-east-1:{account}:product/{account}/default",
+        "ProductName": "veeam-role-auditor",
+        "CompanyName": "veeam-role-auditor",
+        "GeneratorId": "veeam-role-auditor/VRA-TRUST-1",
+        "AwsAccountId": account,
+        "Types": [
+            "Software and Configuration Checks/AWS Security Best Practices/Veeam Backup Role Trust",
+            "Effects/Denial of Service",
+        ],
+        "CreatedAt": observed,
+        "UpdatedAt": observed,
+        "FirstObservedAt": observed,
+        "LastObservedAt": observed,
+        "Severity": {"Label": "HIGH", "Original": "HIGH"},
+        "FindingProviderFields": {
+            "Severity": {"Label": "HIGH", "Original": "HIGH"},
+            "Types": [
+                "Software and Configuration Checks/AWS Security Best Practices/Veeam Backup Role Trust",
+                "Effects/Denial of Service",
+            ],
+        },
+        "Title": f"The Veeam appliance can assume the role: {MISSING}",
+        "Compliance": {"Status": "FAILED"},
+        "RecordState": "ACTIVE",
+    }
+    assert (
+        document["Remediation"]["Recommendation"]["Url"]
+        == "https://helpcenter.veeam.com/docs/vbaws/guide/iam_roles.html"
+    )
+    assert document["Remediation"]["Recommendation"]["Text"].startswith(
+        f"Add the statement below to the trust policy of {MISSING}"
+    )
+    statement = {
+        "Sid": "VeeamApplianceAssumeRole",
+        "Effect": "Allow",
+        "Principal": {"AWS": pipeline.sample.appliance_role_arn},
+        "Action": "sts:AssumeRole",
+    }
+    assert json.loads(document["ProductFields"]["veeam-role-auditor/StatementToAdd"]) == statement
+    assert document["ProductFields"]["veeam-role-auditor/CheckCode"] == "VRA-TRUST-1"
+    assert document["ProductFields"]["veeam-role-auditor/ApplianceRoleArns"] == pipeline.sample.appliance_role_arn
+    (resource,) = document["Resources"]
+    details = resource.pop("Details")["AwsIamRole"]
+    assert resource == {
+        "Type": "AwsIamRole",
+        "Id": arn,
+        "Partition": "aws",
+        "Region": "us-east-1",
+        "Tags": {"veeam:backup-role": "true"},
+    }
+    assert (details["RoleName"], details["Path"]) == (MISSING, "/")
+    assert details["RoleId"].startswith("AROA")
+    assert json.loads(details["AssumeRolePolicyDocument"])["Statement"][0]["Principal"] == {
+        "Service": "ec2.amazonaws.com"
+    }
+
+
+# ---------------------------------------------------------------------- lifecycle
+
+
+def test_fail_fix_break_again_delete(pipeline: Pipeline, iam: Any) -> None:
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    pipeline.run()
+    first = pipeline.security_hub_finding(identifier)
+    assert [
+        m.attributes["transition"]
+        for m in pipeline.received()
+        if m.attributes["check"] == "VRA-TRUST-1" and MISSING in m.body
+    ] == ["new_failure"]
+
+    fix_trust(pipeline, iam)
+    report = pipeline.run()
+    fixed = pipeline.security_hub_finding(identifier)
+    assert (fixed["Compliance"]["Status"], fixed["RecordState"], fixed["Severity"]["Label"]) == (
+        "PASSED",
+        "ACTIVE",
+        "INFORMATIONAL",
+    )
+    assert (fixed["CreatedAt"], fixed["FirstObservedAt"]) == (first["CreatedAt"], first["FirstObservedAt"])
+    assert fixed["UpdatedAt"] > first["UpdatedAt"]
+    (resolved,) = pipeline.received()
+    assert resolved.subject == f"[RESOLVED] {MISSING}: The Veeam appliance can assume the role"
+    assert resolved.attributes == {
+        "severity": "HIGH",
+        "check": "VRA-TRUST-1",
+        "status": "PASSED",
+        "account": pipeline.sample.account,
+        "transition": "resolved",
+    }
+    assert report.transitions[0].kind == "resolved"
+
+    break_trust(pipeline, iam)
+    pipeline.run()
+    broken = pipeline.security_hub_finding(identifier)
+    assert (broken["Compliance"]["Status"], broken["RecordState"], broken["CreatedAt"]) == (
+        "FAILED",
+        "ACTIVE",
+        first["CreatedAt"],
+    )
+    (again,) = pipeline.received()
+    assert again.subject == f"[HIGH] {MISSING}: the Veeam appliance cannot assume the role"
+
+    iam.delete_role(RoleName=MISSING)
+    report = pipeline.run()
+    archived = pipeline.security_hub_finding(identifier)
+    assert (archived["RecordState"], archived["Compliance"]["Status"], archived["CreatedAt"]) == (
+        "ARCHIVED",
+        "FAILED",
+        first["CreatedAt"],
+    )
+    assert report.archived == 9  # every check of the deleted role
+    (gone,) = pipeline.received()  # only the failing finding is worth an alert
+    assert gone.subject == f"[ARCHIVED] {MISSING}: VRA-TRUST-1 finding archived"
+    assert gone.attributes["status"] == "ARCHIVED"
+    assert validate_batch([archived]) == []
+    assert pipeline.run().as_dict()["claimed"] == 0  # archived findings stay archived, quietly
+
+
+def test_untagging_archives_and_retagging_reopens(pipeline: Pipeline, iam: Any) -> None:
+    identifier = finding_id(pipeline, "VRA-TRUST-3", "VeeamArchiveWildcard")
+    pipeline.run()
+    pipeline.received()
+    iam.untag_role(RoleName="VeeamArchiveWildcard", TagKeys=["veeam:backup-role"])
+    pipeline.run()
+    assert pipeline.security_hub_finding(identifier)["RecordState"] == "ARCHIVED"
+    assert [m.attributes["transition"] for m in pipeline.received()] == ["archived"]
+    iam.tag_role(RoleName="VeeamArchiveWildcard", Tags=[{"Key": "veeam:backup-role", "Value": "true"}])
+    pipeline.run()
+    reopened = pipeline.security_hub_finding(identifier)
+    assert (reopened["RecordState"], reopened["Compliance"]["Status"]) == ("ACTIVE", "FAILED")
+    assert [m.attributes["transition"] for m in pipeline.received()] == ["new_failure"]
+
+
+def test_severity_change_is_one_alert(pipeline: Pipeline, iam: Any) -> None:
+    pipeline.run()
+    pipeline.received()
+    conditional = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": pipeline.sample.appliance_role_arn},
+                "Action": "sts:AssumeRole",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            }
+        ],
+    }
+    iam.update_assume_role_policy(RoleName=MISSING, PolicyDocument=json.dumps(conditional))
+    pipeline.run()
+    (change,) = pipeline.received()
+    assert change.attributes["transition"] == "severity_change"
+    assert change.subject == f"[HIGH to MEDIUM] {MISSING}: the Veeam appliance cannot assume the role"
+
+
+# ---------------------------------------------------------------------- alerting options
+
+
+def test_many_transitions_become_one_digest(pipeline: Pipeline) -> None:
+    report = pipeline.run(pipeline.publisher(digest_threshold=5))
+    (digest,) = pipeline.received()
+    assert report.messages_sent == 1
+    assert digest.subject == f"[CRITICAL] Veeam role auditor: 10 changes in account {pipeline.sample.account}"
+    assert digest.attributes == {
+        "severity": "CRITICAL",
+        "check": "DIGEST",
+        "status": "DIGEST",
+        "account": pipeline.sample.account,
+        "transition": "digest",
+    }
+    assert digest.body.startswith(f"10 changes in account {pipeline.sample.account}: 10 new failure.")
+    assert len(digest.machine) == 10
+
+
+def test_minimum_alert_severity(pipeline: Pipeline) -> None:
+    pipeline.run(pipeline.publisher(min_alert_severity="CRITICAL"))
+    assert [m.attributes["check"] for m in pipeline.received()] == ["VRA-TRUST-3"]
+
+
+# ---------------------------------------------------------------------- failures and recovery
+
+
+def test_security_hub_disabled_loses_nothing(pipeline: Pipeline) -> None:
+    def disabled(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "InvalidAccessException", "Message": "Account is not subscribed to AWS Security Hub"}},
+            "BatchImportFindings",
+        )
+
+    pipeline.securityhub.meta.events.register("before-call.securityhub.BatchImportFindings", disabled)
+    report = pipeline.run()
+    assert (report.security_hub_disabled, report.imported, report.security_hub_calls) == (True, 0, 1)
+    assert len(pipeline.received()) == 10  # alerts still go out
+
+    pipeline.securityhub.meta.events.unregister("before-call.securityhub.BatchImportFindings", disabled)
+    report = pipeline.run()
+    assert (report.security_hub_disabled, report.imported, report.messages_sent) == (False, 83, 0)
+    assert pipeline.received() == []
+
+
+def test_findings_that_fail_to_import_are_retried(pipeline: Pipeline) -> None:
+    real = pipeline.securityhub
+
+    class FlakySecurityHub:
+        """moto never fails single findings; this reports the first two of each call as failed once."""
+
+        def __init__(self) -> None:
+            self.failed_once: set[str] = set()
+
+        def batch_import_findings(self, Findings: list[dict[str, Any]]) -> dict[str, Any]:
+            flaky = [f["Id"] for f in Findings[:2] if f["Id"] not in self.failed_once]
+            self.failed_once.update(flaky)
+            response = real.batch_import_findings(Findings=[f for f in Findings if f["Id"] not in flaky])
+            failures = [{"Id": i, "ErrorCode": "InternalException", "ErrorMessage": "try again"} for i in flaky]
+            return {**response, "FailedCount": len(failures), "FailedFindings": failures}
+
+    publisher = Publisher(
+        pipeline.store,
+        settings=PublishSettings(region="us-east-1"),
+        security_hub=SecurityHubSink(FlakySecurityHub()),
+        alerts=AlertSink(pipeline.sns, pipeline.topic_arn),
+    )
+    report = pipeline.run(publisher)
+    assert (report.imported, report.security_hub_calls, len(report.import_failures)) == (83, 2, 0)
+
+
+def test_sns_failure_then_recovery(pipeline: Pipeline) -> None:
+    def broken(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "SNS is down"}}, "Publish")
+
+    pipeline.sns.meta.events.register("before-call.sns.Publish", broken)
+    report = pipeline.run()
+    assert (report.messages_sent, report.alert_failures, report.imported) == (0, 10, 83)
+    assert pipeline.received() == []
+    pipeline.sns.meta.events.unregister("before-call.sns.Publish", broken)
+    report = pipeline.run()
+    assert (report.messages_sent, report.alert_failures, report.imported) == (10, 0, 0)
+    assert len(pipeline.received()) == 10
+    assert pipeline.run().messages_sent == 0
+
+
+def test_an_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(pipeline: Pipeline) -> None:
+    died = pipeline.publisher()
+    died._alert = lambda claimed, token, report: None  # type: ignore[method-assign]  # dies after claiming
+    pipeline.run(died)
+    assert pipeline.received() == []
+    # While the claim is fresh, another run leaves those alerts to the run that claimed them.
+    assert pipeline.run().messages_sent == 0
+    assert pipeline.received() == []
+    pipeline.now += timedelta(minutes=16)  # the claim is older than the 15-minute timeout
+    assert pipeline.run().messages_sent == 10
+    assert len(pipeline.received()) == 10
+    assert pipeline.run().messages_sent == 0
+
+
+def test_refresh_reimports_unchanged_findings_after_the_configured_days(pipeline: Pipeline) -> None:
+    pipeline.run()
+    pipeline.received()
+    pipeline.now += timedelta(days=6)
+    assert pipeline.run().security_hub_calls == 0
+    pipeline.now += timedelta(days=2)
+    report = pipeline.run()
+    assert (report.imported, report.messages_sent, report.claimed) == (83, 0, 0)
+    assert pipeline.received() == []
+
+
+def test_an_older_observation_never_replaces_a_newer_one(pipeline: Pipeline, iam: Any) -> None:
+    settings = ScanSettings(appliance_role_arns=(pipeline.sample.appliance_role_arn,))
+    older = scan_account(pipeline.inventory, settings)  # the role is broken here
+    fix_trust(pipeline, iam)
+    newer = scan_account(pipeline.inventory, settings)  # and fixed here
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+
+    def publish(result: Any) -> PublishReport:
+        scope = Scope(account=pipeline.sample.account, partition="aws", observed_at=result.started_at, full=True)
+        return pipeline.publisher().publish(result.findings, scope)
+
+    publish(newer)
+    report = publish(older)
+    assert report.stale == 83
+    assert pipeline.store.load([identifier])[identifier].status == "PASSED"
+    assert pipeline.security_hub_finding(identifier)["Compliance"]["Status"] == "PASSED"
+
+
+def test_concurrent_writer_between_read_and_claim_is_detected_and_replanned(pipeline: Pipeline, iam: Any) -> None:
+    pipeline.run()
+    pipeline.received()
+    fix_trust(pipeline, iam)
+    settings = ScanSettings(appliance_role_arns=(pipeline.sample.appliance_role_arn,))
+    result = scan_account(pipeline.inventory, settings)
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    (mine,) = [f for f in result.findings if f.id == identifier]
+    scope = Scope(
+        account=pipeline.sample.account,
+        partition="aws",
+        observed_at=result.started_at,
+        role_arns=frozenset({mine.role_arn}),
+    )
+
+    store = pipeline.store
+    claim = store.claim
+    raced = {"done": False}
+
+    def claim_after_a_rival(record: Any, expected: int | None) -> Any:
+        if not raced["done"]:
+            raced["done"] = True  # a rival run claims the same finding first, with the same observation
+            pipeline.publisher().publish([mine], scope)
+        return claim(record, expected)
+
+    store.claim = claim_after_a_rival  # type: ignore[method-assign]
+    report = pipeline.publisher().publish([f for f in result.findings if f.role_arn == mine.role_arn], scope)
+    store.claim = claim  # type: ignore[method-assign]
+    assert report.conflicts >= 1
+    resolved = [m for m in pipeline.received() if m.attributes["transition"] == "resolved"]
+    assert len(resolved) == 1  # exactly one alert for the transition, although two runs saw it
+
+
+def test_state_items_hold_both_deliveries(pipeline: Pipeline) -> None:
+    pipeline.run()
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    stored = pipeline.store.load([identifier])[identifier]
+    assert (stored.status, stored.severity, stored.record_state) == ("FAILED", "HIGH", "ACTIVE")
+    assert stored.sh_key == f"{stored.digest}|ACTIVE"
+    assert stored.alert_key == "FAILED|HIGH|ACTIVE"
+    assert stored.alert_pending is None
+    assert stored.created_at == stored.sh_updated_at == stored.first_observed_at

@@ -17,6 +17,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ class PublishSettings:
     digest_threshold: int = 20
     min_alert_severity: str = "MEDIUM"
     pending_timeout: timedelta = timedelta(minutes=15)
+    write_concurrency: int = 16
 
     def __post_init__(self) -> None:
         if self.min_alert_severity not in SEVERITY_ORDER:
@@ -336,27 +338,48 @@ class Publisher:
         token: str,
         report: PublishReport,
     ) -> list[_Plan]:
-        claimed: list[_Plan] = []
-        for plan in plans:
-            if not plan.write:
+        """Claim every plan that writes state, in parallel (each claim is one conditional write)."""
+        direct = [plan for plan in plans if not plan.write]
+        writes = [plan for plan in plans if plan.write]
+        outcomes = self._parallel(lambda plan: self._claim_one(plan, scope, now, token), writes)
+        claimed = list(direct)
+        for plan, counts in outcomes:
+            report.claimed += counts.claimed
+            report.conflicts += counts.conflicts
+            report.stale += counts.stale
+            report.unchanged += counts.unchanged
+            if plan is not None:
                 claimed.append(plan)
-                continue
-            result: _Plan | None = plan
-            for _ in range(CLAIM_ATTEMPTS):
-                assert result is not None
-                try:
-                    expected = result.previous.version if result.previous else None
-                    written = self.state.claim(result.record, expected)
-                except StateConflictError as conflict:
-                    report.conflicts += 1
-                    result = self._replan(result, conflict.current, scope, now, token, report)
-                    if result is None:
-                        break
-                    continue
-                claimed.append(replace(result, record=written))
-                report.claimed += 1
-                break
         return claimed
+
+    def _claim_one(self, plan: _Plan, scope: Scope, now: datetime, token: str) -> tuple[_Plan | None, PublishReport]:
+        counts = PublishReport()
+        result: _Plan | None = plan
+        for _ in range(CLAIM_ATTEMPTS):
+            assert result is not None
+            if not result.write:
+                return result, counts  # replanned into a Security Hub refresh only
+            try:
+                expected = result.previous.version if result.previous else None
+                written = self.state.claim(result.record, expected)
+            except StateConflictError as conflict:
+                counts.conflicts += 1
+                result = self._replan(result, conflict.current, scope, now, token, counts)
+                if result is None:
+                    return None, counts
+                continue
+            counts.claimed += 1
+            return replace(result, record=written), counts
+        return None, counts
+
+    def _parallel(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        # DynamoDB writes are independent per finding: in parallel, a first scan of 5,000 roles
+        # (about 45,000 conditional writes) takes seconds instead of minutes. boto3 clients are
+        # thread-safe.
+        if len(items) <= 1:
+            return [work(item) for item in items]
+        with ThreadPoolExecutor(max_workers=self.settings.write_concurrency) as pool:
+            return list(pool.map(work, items))
 
     def _replan(
         self,
@@ -420,12 +443,18 @@ class Publisher:
                 "they will be imported by the first run after it is enabled",
                 len(documents),
             )
-        for identifier in result.imported:
+
+        def confirm(identifier: str) -> bool:
             plan, updated_at = updated[identifier]
             record = plan.record
-            if self.state.confirm_security_hub(identifier, record.version, record.content_key, updated_at):
+            return self.state.confirm_security_hub(identifier, record.version, record.content_key, updated_at)
+
+        for identifier, confirmed in zip(
+            sorted(result.imported), self._parallel(confirm, sorted(result.imported)), strict=True
+        ):
+            if confirmed:
                 report.imported += 1
-                if record.record_state == "ARCHIVED":
+                if updated[identifier][0].record.record_state == "ARCHIVED":
                     report.archived += 1
 
     def _alert(self, claimed: list[_Plan], token: str, report: PublishReport) -> None:
@@ -444,12 +473,12 @@ class Publisher:
             except (ClientError, BotoCoreError) as error:
                 LOGGER.warning("SNS publish failed (%s); %s alerts will be retried next run", error, len(plans))
                 report.alert_failures += len(plans)
-                for plan in plans:
-                    self.state.release_alert(plan.record.finding_id, token)
+                self._parallel(lambda plan: self.state.release_alert(plan.record.finding_id, token), plans)
                 continue
             report.messages_sent += 1
-            for plan in plans:
-                self.state.confirm_alert(plan.record.finding_id, token, plan.record.status_key)
+            self._parallel(
+                lambda plan: self.state.confirm_alert(plan.record.finding_id, token, plan.record.status_key), plans
+            )
 
 
 def _parse(text: str) -> datetime:

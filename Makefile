@@ -1,9 +1,15 @@
 # Everything a newcomer needs: `make demo` and `make test` work on a fresh machine.
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed-stamp
+SAM_VENV  := .venv-sam
+SAM       := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed-stamp
+# SAM CLI runs offline here: no telemetry, and a region for the linter.
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install test lint unit demo bench clean
+.PHONY: install test lint unit sam-check build cfn demo bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -13,19 +19,43 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The AWS SAM CLI lives in its own virtualenv: it pins its own versions of boto3 and friends.
+$(SAM_STAMP):
+	@test -x $(SAM_VENV)/bin/python || "$$(scripts/find-python)" -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.120'
+	@touch $(SAM_STAMP)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 unit: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
-# The README's test command: lint, types and the whole test suite.
-test: lint unit
+# `sam validate --lint` and a real `sam build` (makefile build methods: no Docker, no python3.13 needed).
+sam-check: $(SAM_STAMP)
+	$(SAM) validate --lint --template-file template.yaml
+	$(SAM) build --template-file template.yaml --build-dir build/sam
+	@test -f build/sam/AuditorLayer/python/veeam_role_auditor/__init__.py
+	@echo "sam build: layer $$(du -sh build/sam/AuditorLayer | cut -f1)"
+
+# The README's test command: lint, types, the whole test suite and the SAM checks.
+test: lint unit sam-check
+
+# The translated (plain CloudFormation) template, for service-managed StackSets, which refuse the
+# SAM transform. Upload the code first: `sam package` fills in the S3 locations.
+cfn: sam-check
+	$(SAM) package --template-file build/sam/template.yaml --output-template-file build/packaged.yaml \
+		--s3-bucket "$${S3_BUCKET:?set S3_BUCKET to an artifacts bucket}"
+	$(PY) scripts/translate.py build/packaged.yaml build/veeam-role-auditor.cfn.json
+
+build: sam-check
 
 bench: install
 	$(PY) bench/trust_bench.py
+	$(PY) bench/scan_bench.py
+	$(PY) bench/publish_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build
+	rm -rf $(VENV) $(SAM_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis

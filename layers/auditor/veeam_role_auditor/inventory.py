@@ -9,7 +9,7 @@ retried by botocore's retry modes (``adaptive`` by default), not by a loop of ou
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,6 +110,49 @@ class Inventory:
                 unavailable_reason=f"{role_arn} does not exist",
             )
         return self.appliance_policies(role_arn, snapshot)
+
+    def appliance_state_direct(self, role_arn: str, caller: Caller) -> ApplianceState:
+        """The same as :meth:`appliance_state`, read with a handful of targeted calls (for one event).
+
+        GetRole, ListRolePolicies and GetRolePolicy, ListAttachedRolePolicies, ListInstanceProfilesForRole.
+        """
+        arn = parse_role_arn(role_arn)
+        if arn.account != caller.account or arn.partition != caller.partition:
+            return self.appliance_state(role_arn, caller, {})
+        snapshot = self.role(arn.name)
+        if snapshot is None or snapshot.path != arn.path:
+            return ApplianceState(
+                role_arn=role_arn, in_scanned_account=True, unavailable_reason=f"{role_arn} does not exist"
+            )
+        try:
+            inline: list[NamedPolicy] = []
+            for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=arn.name):
+                for name in page.get("PolicyNames", []):
+                    document = self.iam.get_role_policy(RoleName=arn.name, PolicyName=name)["PolicyDocument"]
+                    inline.append(NamedPolicy(f"inline policy {name}", document))
+            attached: list[str] = []
+            for page in self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=arn.name):
+                attached.extend(policy["PolicyArn"] for policy in page.get("AttachedPolicies", []))
+            profiles: list[str] = []
+            for page in self.iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=arn.name):
+                profiles.extend(profile["Arn"] for profile in page.get("InstanceProfiles", []))
+        except ClientError as error:
+            code = error_code(error)
+            if code not in _ACCESS_DENIED and code not in _MISSING:
+                raise
+            return ApplianceState(
+                role_arn=role_arn,
+                in_scanned_account=True,
+                snapshot=snapshot,
+                unavailable_reason=f"could not read the Impersonation role's policies ({code})",
+            )
+        full = replace(
+            snapshot,
+            inline_policies=tuple(inline),
+            attached_policy_arns=tuple(attached),
+            instance_profile_arns=tuple(profiles),
+        )
+        return self.appliance_policies(role_arn, full)
 
     def appliance_policies(self, role_arn: str, snapshot: RoleSnapshot) -> ApplianceState:
         """Read the default versions of the appliance's managed policies and boundary."""

@@ -227,6 +227,7 @@ class Publisher:
             finding_id=finding.id,
             account=finding.account,
             role_arn=finding.role_arn,
+            role_name=finding.role_arn.rsplit("/", 1)[-1],
             check=finding.check,
             observed_at=observed,
             status=finding.status,

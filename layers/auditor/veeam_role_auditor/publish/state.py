@@ -30,6 +30,7 @@ class StoredFinding:
     finding_id: str
     account: str
     role_arn: str
+    role_name: str
     check: str
     observed_at: str
     status: str
@@ -106,6 +107,24 @@ class StateStore:
                 found[stored.finding_id] = stored
         return found
 
+    def role_arns_named(self, account: str, role_name: str) -> set[str]:
+        """ARNs of stored roles with this name: a DeleteRole event carries only the name.
+
+        A Scan with a filter: DeleteRole events are rare, so no index is kept for them.
+        """
+        arns: set[str] = set()
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table,
+            ConsistentRead=True,
+            FilterExpression="#a = :account AND role_name = :name",
+            ExpressionAttributeNames={"#a": "account"},
+            ExpressionAttributeValues={":account": {"S": account}, ":name": {"S": role_name}},
+            ProjectionExpression="role_arn",
+        )
+        for page in pages:
+            arns.update(item["role_arn"]["S"] for item in page.get("Items", []))
+        return arns
+
     def load(self, finding_ids: Iterable[str]) -> dict[str, StoredFinding]:
         """The stored findings with these ids (BatchGetItem, unprocessed keys retried)."""
         found: dict[str, StoredFinding] = {}
@@ -128,6 +147,25 @@ class StateStore:
             else:
                 raise RuntimeError("DynamoDB left keys unprocessed after 8 attempts")
         return found
+
+    def appliance_history(self, account: str) -> dict[str, str]:
+        """Unique ids the appliance roles have had: id -> role ARN (to name a deleted one)."""
+        response = self.dynamodb.get_item(
+            TableName=self.table, Key={"finding_id": {"S": _history_key(account)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return dict(json.loads(item["ids"]["S"])) if item else {}
+
+    def remember_appliance_ids(self, account: str, ids: dict[str, str]) -> None:
+        """Add the appliance roles' current unique ids to their history (kept small: a few ids)."""
+        history = self.appliance_history(account)
+        if ids.items() <= history.items():
+            return
+        history.update(ids)
+        self.dynamodb.put_item(
+            TableName=self.table,
+            Item={"finding_id": {"S": _history_key(account)}, "ids": {"S": json.dumps(history, sort_keys=True)}},
+        )
 
     # ------------------------------------------------------------------ writes
 
@@ -209,6 +247,11 @@ class StateStore:
                 return False
             raise
         return True
+
+
+def _history_key(account: str) -> str:
+    # Not a finding: it has no "account" attribute, so account scans never return it.
+    return f"appliance-history#{account}"
 
 
 def _replace(record: StoredFinding, **changes: Any) -> StoredFinding:

@@ -1,0 +1,93 @@
+"""iam_change: re-evaluates what one IAM change (a CloudTrail event) can affect, and the delayed re-checks.
+
+Two triggers: the EventBridge rule for IAM CloudTrail events (processed once per eventID, Powertools
+idempotency) and the SQS delay queue of re-checks (partial batch failures reported to SQS).
+Thin wiring; the work is veeam_role_auditor.lambda_app and veeam_role_auditor.cloudtrail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from veeam_role_auditor.cloudtrail import IamChange, Rejected, Skipped, parse_event
+from veeam_role_auditor.inventory import client_config
+from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, caller_from_context
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+processor = BatchProcessor(event_type=EventType.SQS)
+_clients: dict[str, Any] = {}
+_context: dict[str, LambdaContext] = {}
+
+# The state table also keeps idempotency records (partition key finding_id, TTL on "expiration").
+idempotency = IdempotencyConfig(event_key_jmespath="detail.eventID", expires_after_seconds=24 * 3600)
+persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("VRA_STATE_TABLE", ""), key_attr="finding_id")
+
+
+def client(service: str) -> Any:
+    if service not in _clients:
+        _clients[service] = boto3.client(service, config=client_config())
+    return _clients[service]
+
+
+class _Metrics:
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        metrics.add_metric(name=name, unit=unit, value=value)
+
+
+def app() -> AuditorApp:
+    return AuditorApp(LambdaConfig.from_environment(), client, metrics=_Metrics())
+
+
+@idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=idempotency)
+def process_change(event: dict[str, Any]) -> dict[str, Any]:
+    """One CloudTrail event, processed once even when EventBridge delivers it twice."""
+    change = parse_event(event)
+    assert isinstance(change, IamChange)
+    return app().on_iam_change(change, caller_from_context(_context["current"]))
+
+
+def process_recheck(record: SQSRecord) -> dict[str, Any]:
+    body = json.loads(record.body)
+    if not isinstance(body, dict):
+        raise ValueError("a re-check message must be a JSON object")
+    return app().recheck(body, caller_from_context(_context["current"]))
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.eventID")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    _context["current"] = context
+    idempotency.register_lambda_context(context)
+    if isinstance(event, dict) and "Records" in event:
+        return process_partial_response(
+            event=event, record_handler=process_recheck, processor=processor, context=context
+        )
+    decision = parse_event(event)
+    if isinstance(decision, Rejected):
+        logger.warning("event rejected", extra={"reason": decision.reason})
+        metrics.add_metric(name="EventsRejected", unit="Count", value=1)
+        return {"status": "rejected", "reason": decision.reason}
+    if isinstance(decision, Skipped):
+        logger.info("event skipped", extra={"reason": decision.reason, "event_name": decision.event_name})
+        metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
+        return {"status": "skipped", "reason": decision.reason}
+    summary = process_change(event=event)
+    metrics.add_metric(name="IamChangesProcessed", unit="Count", value=1)
+    logger.info("change processed", extra={"event_name": decision.event_name, "summary": summary})
+    return summary

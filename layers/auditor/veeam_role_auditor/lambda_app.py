@@ -1,0 +1,279 @@
+"""What the Lambda functions do, behind their thin handlers: testable without Lambda.
+
+- A full scan (schedule, or a change to an appliance role): every role, every check, published.
+- An IAM change to one role: read that role again (GetRole + ListRoleTags), assess, publish, and
+  queue a re-check after IAM's propagation delay (trust policy changes take up to 5 minutes).
+- A re-check from the delay queue: the same, without queueing another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from . import checks
+from .assess import assess_role, assess_untagged_role, prepare_appliances
+from .cloudtrail import POLICY_EVENTS, IamChange
+from .inventory import Caller, Inventory
+from .model import ApplianceState, Finding, finding_id
+from .policy import parse_role_arn
+from .publish import PublishReport, PublishSettings, Scope, make_publisher
+from .publish.state import StateStore
+from .scan import full_scope, scan_account
+from .settings import ScanSettings, SettingsError
+
+LOGGER = logging.getLogger(__name__)
+
+
+class MetricSink(Protocol):
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+class NoMetrics:
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        del name, unit, value
+
+
+@dataclass(frozen=True)
+class LambdaConfig:
+    """Everything the functions read from their environment (set by template.yaml), once."""
+
+    scan: ScanSettings
+    publish: PublishSettings
+    table_name: str
+    topic_arn: str | None
+    recheck_queue_url: str | None
+    scan_function_name: str | None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
+        env = os.environ if environ is None else environ
+        table = env.get("VRA_STATE_TABLE")
+        if not table:
+            raise SettingsError("VRA_STATE_TABLE is not set: the name of the DynamoDB state table is required")
+        try:
+            publish = PublishSettings.from_environment(env)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        return cls(
+            scan=ScanSettings.from_environment(env),
+            publish=publish,
+            table_name=table,
+            topic_arn=env.get("VRA_TOPIC_ARN") or None,
+            recheck_queue_url=env.get("VRA_RECHECK_QUEUE_URL") or None,
+            scan_function_name=env.get("VRA_SCAN_FUNCTION_NAME") or None,
+        )
+
+
+def caller_from_context(context: Any) -> Caller:
+    """Account and partition from the function's own ARN: no sts:GetCallerIdentity call needed."""
+    arn = str(context.invoked_function_arn)
+    parts = arn.split(":")
+    return Caller(partition=parts[1], account=parts[4], arn=arn)
+
+
+def report_summary(report: PublishReport) -> dict[str, Any]:
+    return report.as_dict()
+
+
+class AuditorApp:
+    def __init__(
+        self,
+        config: LambdaConfig,
+        clients: Callable[[str], Any],
+        *,
+        metrics: MetricSink | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.clients = clients
+        self.metrics = metrics or NoMetrics()
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # ------------------------------------------------------------------ wiring
+
+    @property
+    def inventory(self) -> Inventory:
+        return Inventory(self.clients("iam"), sts=None, now=self.clock)
+
+    @property
+    def store(self) -> StateStore:
+        return StateStore(self.clients("dynamodb"), self.config.table_name)
+
+    def publisher(self) -> Any:
+        return make_publisher(
+            dynamodb=self.clients("dynamodb"),
+            securityhub=self.clients("securityhub"),
+            sns=self.clients("sns"),
+            table_name=self.config.table_name,
+            topic_arn=self.config.topic_arn,
+            settings=self.config.publish,
+            clock=self.clock,
+        )
+
+    # ------------------------------------------------------------------ full scan
+
+    def full_scan(self, caller: Caller, *, reason: str) -> dict[str, Any]:
+        inventory = _FixedCaller(self.clients("iam"), caller, self.clock)
+        store = self.store
+        history = store.appliance_history(caller.account)
+        result = scan_account(inventory, self.config.scan, previous_appliance_ids=history)
+        store.remember_appliance_ids(
+            caller.account, {state.role_id: state.role_arn for state in result.appliances if state.role_id}
+        )
+        report = self.publisher().publish(result.findings, full_scope(result))
+        self._metrics(report, roles=result.roles_in_scope, findings=result.findings)
+        return {
+            "reason": reason,
+            "roles_read": result.roles_seen,
+            "roles_in_scope": result.roles_in_scope,
+            **report_summary(report),
+        }
+
+    # ------------------------------------------------------------------ one role
+
+    def on_iam_change(self, change: IamChange, caller: Caller, *, recheck: bool = True) -> dict[str, Any]:
+        """Re-evaluate what one IAM change can affect, and queue the delayed re-check."""
+        appliances = self._appliances(caller)
+        if change.event_name in POLICY_EVENTS:
+            touched = [s for s in appliances if change.policy_arn in _policy_arns(s)]
+            if not touched:
+                return {"status": "skipped", "reason": f"{change.policy_arn} is not attached to an appliance role"}
+            return self._appliance_changed(change, caller, recheck)
+        assert change.role_name is not None
+        if _is_appliance(change.role_name, self.config.scan, caller):
+            return self._appliance_changed(change, caller, recheck)
+        summary = self.evaluate_role(change.role_name, caller, appliances)
+        if recheck:
+            self._queue_recheck(
+                {"role_name": change.role_name, "reason": "recheck", "source_event_id": change.event_id}
+            )
+        return summary
+
+    def evaluate_role(
+        self, role_name: str, caller: Caller, appliances: tuple[ApplianceState, ...] | None = None
+    ) -> dict[str, Any]:
+        """Read one role, assess it and publish; a deleted role's findings are archived."""
+        appliances = appliances or self._appliances(caller)
+        observed = self.clock()
+        role = self.inventory.role(role_name)
+        findings: list[Finding] = []
+        if role is None:
+            arns = self.store.role_arns_named(caller.account, role_name)
+            state = "deleted"
+        else:
+            arns = {role.arn}
+            if self.config.scan.in_scope(role.tags, role.path):
+                history = self.store.appliance_history(caller.account)
+                findings = assess_role(role, appliances, self.config.scan, previous_appliance_ids=history)
+                state = "in scope"
+            else:
+                drift = assess_untagged_role(role, appliances, self.config.scan)
+                findings = [drift] if drift else []
+                state = "out of scope"
+                if not findings and not self._audited(caller, role.arn):
+                    return {"status": "skipped", "role_name": role_name, "reason": "out of scope, never audited"}
+        if not arns:
+            return {"status": "skipped", "role_name": role_name, "reason": "deleted, and never audited"}
+        scope = Scope(
+            account=caller.account, partition=caller.partition, observed_at=observed, role_arns=frozenset(arns)
+        )
+        report = self.publisher().publish(findings, scope)
+        self._metrics(report, roles=1, findings=findings)
+        return {"status": "evaluated", "role_name": role_name, "role": state, **report_summary(report)}
+
+    def recheck(self, body: Mapping[str, Any], caller: Caller) -> dict[str, Any]:
+        """A message from the delay queue: {"role_name": ...} or {"full_scan": true}."""
+        if body.get("full_scan") is True:
+            return self.full_scan(caller, reason="re-check after an appliance change")
+        role_name = body.get("role_name")
+        if not isinstance(role_name, str) or not role_name:
+            raise ValueError(f"re-check message without role_name: {json.dumps(body)[:200]}")
+        return self.evaluate_role(role_name, caller)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _audited(self, caller: Caller, role_arn: str) -> bool:
+        """Whether the state table holds findings for this role (so leaving the scope archives them)."""
+        ids = [finding_id(caller.partition, caller.account, code, role_arn) for code in checks.CATALOGUE]
+        return bool(self.store.load(ids))
+
+    def _appliances(self, caller: Caller) -> tuple[ApplianceState, ...]:
+        inventory = self.inventory
+        return prepare_appliances(
+            [inventory.appliance_state_direct(arn, caller) for arn in self.config.scan.appliance_role_arns]
+        )
+
+    def _appliance_changed(self, change: IamChange, caller: Caller, recheck: bool) -> dict[str, Any]:
+        """Every role depends on the appliance: hand over to the scan function (reserved concurrency 1)."""
+        payload = {
+            "source": "veeam-role-auditor",
+            "reason": f"{change.event_name} on an appliance role",
+            "event_id": change.event_id,
+        }
+        if self.config.scan_function_name:
+            self.clients("lambda").invoke(
+                FunctionName=self.config.scan_function_name,
+                InvocationType="Event",
+                Payload=json.dumps(payload).encode(),
+            )
+            summary: dict[str, Any] = {"status": "full scan requested", "reason": payload["reason"]}
+        else:
+            summary = {"status": "evaluated", **self.full_scan(caller, reason=payload["reason"])}
+        if recheck:
+            self._queue_recheck({"full_scan": True, "reason": "recheck", "source_event_id": change.event_id})
+        return summary
+
+    def _queue_recheck(self, body: dict[str, Any]) -> None:
+        if not self.config.recheck_queue_url:
+            return
+        # The queue's DelaySeconds (300) holds the message for IAM's propagation time.
+        self.clients("sqs").send_message(QueueUrl=self.config.recheck_queue_url, MessageBody=json.dumps(body))
+
+    def _metrics(self, report: PublishReport, *, roles: int, findings: list[Finding] | tuple[Finding, ...]) -> None:
+        add = self.metrics.add_metric
+        add("RolesEvaluated", "Count", roles)
+        for status in ("FAILED", "WARNING", "PASSED", "NOT_AVAILABLE"):
+            add(f"Findings{status.title().replace('_', '')}", "Count", sum(1 for f in findings if f.status == status))
+        add("Transitions", "Count", len(report.transitions))
+        add("AlertMessagesSent", "Count", report.messages_sent)
+        add("AlertFailures", "Count", report.alert_failures)
+        add("FindingsImported", "Count", report.imported)
+        add("ImportFailures", "Count", len(report.import_failures))
+        add("SecurityHubDisabled", "Count", 1 if report.security_hub_disabled else 0)
+
+
+class _FixedCaller(Inventory):
+    """An inventory that knows its caller already (from the Lambda context)."""
+
+    def __init__(self, iam: Any, caller: Caller, clock: Callable[[], datetime]) -> None:
+        super().__init__(iam, sts=None, now=clock)
+        self._caller = caller
+
+    def caller(self) -> Caller:
+        return self._caller
+
+
+def _is_appliance(role_name: str, settings: ScanSettings, caller: Caller) -> bool:
+    for arn in settings.appliance_role_arns:
+        role = parse_role_arn(arn)
+        if role.account == caller.account and role.name.lower() == role_name.lower():
+            return True
+    return False
+
+
+def _policy_arns(state: ApplianceState) -> set[str]:
+    if state.snapshot is None:
+        return set()
+    arns = set(state.snapshot.attached_policy_arns)
+    if state.snapshot.boundary_arn:
+        arns.add(state.snapshot.boundary_arn)
+    return arns
+
+
+__all__ = ["AuditorApp", "LambdaConfig", "caller_from_context"]

@@ -1,0 +1,352 @@
+"""The Lambda handlers, called exactly as Lambda calls them, with every sample event in events/."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tests.conftest import EVENTS, ROOT
+from veeam_role_auditor.publish.state import create_table
+from veeam_role_auditor.sample_account import SampleAccount
+
+TABLE = "veeam-role-auditor-state"
+ACCOUNT = "123456789012"  # moto's default account, as in events/
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the context object Lambda passes to a Python handler."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    aws_request_id: str = "3b1d2c2e-1a0f-4c55-9d55-0c2f3f1b6a11"
+    log_group_name: str = "/aws/lambda/test"
+    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+@dataclass
+class Deployment:
+    sample: SampleAccount
+    scan: ModuleType
+    change: ModuleType
+    sqs: Any
+    queue_url: str
+    inbox_url: str
+    imports: list[dict[str, Any]]
+
+    def scheduled(self, event: Any) -> Any:
+        return self.scan.lambda_handler(event, LambdaContext("veeam-role-auditor-ScheduledScan"))
+
+    def iam_change(self, event: Any) -> Any:
+        return self.change.lambda_handler(event, LambdaContext("veeam-role-auditor-IamChange"))
+
+    def rechecks(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(message["Body"]) for message in messages]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        received = []
+        while batch := self.sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                received.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
+        return received
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text())
+
+
+def load_handler(function: str) -> ModuleType:
+    path = ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def deployment(
+    sample: SampleAccount, dynamodb: Any, securityhub: Any, sns: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    create_table(dynamodb, TABLE)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    queue = sqs.create_queue(QueueName="veeam-role-auditor-recheck")["QueueUrl"]
+    environment = {
+        "VRA_APPLIANCE_ROLE_ARNS": sample.appliance_role_arn,
+        "VRA_STATE_TABLE": TABLE,
+        "VRA_TOPIC_ARN": topic,
+        "VRA_RECHECK_QUEUE_URL": queue,
+        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
+        "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    imports: list[dict[str, Any]] = []
+    scan, change = load_handler("scheduled_scan"), load_handler("iam_change")
+    for module in (scan, change):
+        module._clients.clear()
+    for module in (scan, change):
+        hub = module.client("securityhub")
+        hub.meta.events.register(
+            "provide-client-params.securityhub.BatchImportFindings",
+            lambda params, **_: imports.extend(params["Findings"]),
+        )
+    return Deployment(sample, scan, change, sqs, queue, inbox, imports)
+
+
+# ---------------------------------------------------------------------- scheduled_scan
+
+
+def test_scheduled_scan_event(deployment: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    summary = deployment.scheduled(load_event("scheduled_scan.json"))
+    assert {key: summary[key] for key in ("roles_read", "roles_in_scope", "imported", "messages_sent")} == {
+        "roles_read": 12,
+        "roles_in_scope": 9,
+        "imported": 83,
+        "messages_sent": 10,
+    }
+    assert summary["reason"].startswith("schedule ")
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    (emf,) = metrics
+    # Powertools writes each metric's values as a list in the Embedded Metric Format.
+    assert (emf["RolesEvaluated"], emf["FindingsFailed"], emf["AlertMessagesSent"]) == ([9.0], [12.0], [10.0])
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VeeamRoleAuditor"
+
+
+# ---------------------------------------------------------------------- iam_change: every sample event
+
+
+ROLE_EVENTS_EXPECTED = {
+    "UpdateAssumeRolePolicy.json": ("evaluated", "VeeamRepositoryHealthy"),
+    "TagRole.json": ("evaluated", "VeeamSnapshotMissingTrust"),
+    "UpdateRole.json": ("evaluated", "VeeamRepositoryHealthy"),
+    "unrelated_role_TagRole.json": ("skipped", "AppServerRole"),
+}
+APPLIANCE_EVENTS = [
+    "PutRolePolicy.json",
+    "DeleteRolePolicy.json",
+    "AttachRolePolicy.json",
+    "DetachRolePolicy.json",
+    "PutRolePermissionsBoundary.json",
+    "DeleteRolePermissionsBoundary.json",
+    "AddRoleToInstanceProfile.json",
+    "RemoveRoleFromInstanceProfile.json",
+]
+POLICY_EVENTS = ["CreatePolicyVersion.json", "DeletePolicyVersion.json", "SetDefaultPolicyVersion.json"]
+
+
+def test_every_sample_event_has_a_test() -> None:
+    files = {path.name for path in (EVENTS / "cloudtrail").glob("*.json")}
+    covered = set(ROLE_EVENTS_EXPECTED) | set(APPLIANCE_EVENTS) | set(POLICY_EVENTS)
+    covered |= {"CreateRole.json", "DeleteRole.json", "UntagRole.json"}
+    covered |= {"failed_UpdateAssumeRolePolicy.json", "not_handled_CreateUser.json"}
+    assert files == covered
+
+
+@pytest.mark.parametrize(("file", "expected"), list(ROLE_EVENTS_EXPECTED.items()))
+def test_role_events(deployment: Deployment, file: str, expected: tuple[str, str]) -> None:
+    result = deployment.iam_change(load_event(f"cloudtrail/{file}"))
+    assert (result["status"], result["role_name"]) == expected
+    if expected[0] == "evaluated":
+        assert result["role"] == "in scope"
+        assert result["claimed"] == 9  # first evaluation of the role: all nine findings stored
+        assert deployment.rechecks() == [
+            {
+                "role_name": expected[1],
+                "reason": "recheck",
+                "source_event_id": load_event(f"cloudtrail/{file}")["detail"]["eventID"],
+            }
+        ]
+
+
+def test_failed_calls_and_unhandled_events_are_skipped(deployment: Deployment) -> None:
+    failed = deployment.iam_change(load_event("cloudtrail/failed_UpdateAssumeRolePolicy.json"))
+    assert failed == {"status": "skipped", "reason": "the call failed (AccessDenied): nothing changed"}
+    other = deployment.iam_change(load_event("cloudtrail/not_handled_CreateUser.json"))
+    assert other == {"status": "skipped", "reason": "CreateUser cannot change a Veeam role"}
+    assert deployment.imports == []
+
+
+def test_create_role_evaluates_the_new_role(deployment: Deployment, iam: Any) -> None:
+    event = load_event("cloudtrail/CreateRole.json")
+    parameters = event["detail"]["requestParameters"]
+    iam.create_role(
+        RoleName=parameters["roleName"],
+        AssumeRolePolicyDocument=parameters["assumeRolePolicyDocument"],
+        Tags=[{"Key": tag["key"], "Value": tag["value"]} for tag in parameters["tags"]],
+    )
+    result = deployment.iam_change(event)
+    assert (result["status"], result["role"], result["claimed"]) == ("evaluated", "in scope", 9)
+    assert {f["Compliance"]["Status"] for f in deployment.imports} == {"PASSED"}
+
+
+def test_delete_role_archives_its_findings(deployment: Deployment, iam: Any) -> None:
+    deployment.scheduled(load_event("scheduled_scan.json"))
+    deployment.alerts()
+    deployment.imports.clear()
+    iam.delete_role(RoleName="VeeamSnapshotMissingTrust")
+    result = deployment.iam_change(load_event("cloudtrail/DeleteRole.json"))
+    assert (result["status"], result["role"], result["archived"]) == ("evaluated", "deleted", 9)
+    assert {f["RecordState"] for f in deployment.imports} == {"ARCHIVED"}
+    (alert,) = deployment.alerts()
+    assert alert["MessageAttributes"]["transition"]["Value"] == "archived"
+
+
+def test_untag_role_archives_its_findings(deployment: Deployment, iam: Any) -> None:
+    deployment.scheduled(load_event("scheduled_scan.json"))
+    deployment.imports.clear()
+    iam.untag_role(RoleName="VeeamArchiveWildcard", TagKeys=["veeam:backup-role"])
+    result = deployment.iam_change(load_event("cloudtrail/UntagRole.json"))
+    assert (result["status"], result["role"], result["archived"]) == ("evaluated", "out of scope", 9)
+
+
+@pytest.mark.parametrize("file", APPLIANCE_EVENTS)
+def test_changes_to_the_appliance_role_re_evaluate_every_role(deployment: Deployment, file: str) -> None:
+    result = deployment.iam_change(load_event(f"cloudtrail/{file}"))
+    assert result["status"] == "evaluated"
+    assert (result["roles_in_scope"], result["claimed"]) == (9, 83)
+    (recheck,) = deployment.rechecks()
+    assert recheck["full_scan"] is True
+
+
+def test_appliance_change_is_handed_to_the_scan_function_when_configured(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VRA_SCAN_FUNCTION_NAME", "veeam-role-auditor-ScheduledScan")
+    # moto would try to run the scan function in Docker; the call itself is what matters here.
+    lambda_client = deployment.change.client("lambda")
+    calls: list[dict[str, Any]] = []
+    lambda_client.meta.events.register("provide-client-params.lambda.Invoke", lambda params, **_: calls.append(params))
+    stubber = Stubber(lambda_client)
+    stubber.add_response(
+        "invoke",
+        {"StatusCode": 202},
+        {"FunctionName": "veeam-role-auditor-ScheduledScan", "InvocationType": "Event", "Payload": ANY},
+    )
+    with stubber:
+        result = deployment.iam_change(load_event("cloudtrail/PutRolePolicy.json"))
+    stubber.assert_no_pending_responses()
+    assert result == {"status": "full scan requested", "reason": "PutRolePolicy on an appliance role"}
+    (call,) = calls
+    assert json.loads(call["Payload"]) == {
+        "source": "veeam-role-auditor",
+        "reason": "PutRolePolicy on an appliance role",
+        "event_id": load_event("cloudtrail/PutRolePolicy.json")["detail"]["eventID"],
+    }
+    (recheck,) = deployment.rechecks()
+    assert recheck["full_scan"] is True
+
+
+def test_scan_function_accepts_the_hand_over(deployment: Deployment) -> None:
+    summary = deployment.scheduled(
+        {"source": "veeam-role-auditor", "reason": "PutRolePolicy on an appliance role", "event_id": "x"}
+    )
+    assert (summary["reason"], summary["roles_in_scope"]) == ("PutRolePolicy on an appliance role", 9)
+
+
+@pytest.mark.parametrize("file", POLICY_EVENTS)
+def test_policy_version_events(deployment: Deployment, iam: Any, file: str) -> None:
+    skipped = deployment.iam_change(load_event(f"cloudtrail/{file}"))
+    assert skipped == {
+        "status": "skipped",
+        "reason": f"arn:aws:iam::{ACCOUNT}:policy/VeeamImpersonationPolicy is not attached to an appliance role",
+    }
+
+
+def test_policy_version_event_for_an_appliance_policy_re_evaluates_every_role(deployment: Deployment, iam: Any) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+    }
+    arn = iam.create_policy(PolicyName="VeeamImpersonationPolicy", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="VeeamImpersonation", PolicyArn=arn)
+    event = load_event("cloudtrail/CreatePolicyVersion.json")
+    # A different eventID than the parametrized test above, so idempotency does not answer instead.
+    event["detail"]["eventID"] = "2c0f5d0e-5b7e-4a7e-9c55-7e1d2f3a4b5c"
+    result = deployment.iam_change(event)
+    assert (result["status"], result["roles_in_scope"]) == ("evaluated", 9)
+
+
+# ---------------------------------------------------------------------- delivery guarantees
+
+
+def test_the_same_event_delivered_twice_is_processed_once(deployment: Deployment) -> None:
+    event = load_event("cloudtrail/UpdateAssumeRolePolicy.json")
+    first = deployment.iam_change(event)
+    imported = len(deployment.imports)
+    second = deployment.iam_change(json.loads(json.dumps(event)))
+    assert second == first
+    assert len(deployment.imports) == imported
+    assert len(deployment.rechecks()) == 1
+
+
+def test_the_delayed_recheck(deployment: Deployment) -> None:
+    response = deployment.iam_change(load_event("recheck_sqs.json"))
+    assert response == {"batchItemFailures": []}
+    assert len(deployment.imports) == 9
+    assert deployment.rechecks() == []  # a re-check does not queue another
+
+
+def test_a_bad_recheck_message_is_reported_as_a_batch_item_failure(deployment: Deployment) -> None:
+    event = load_event("recheck_sqs.json")
+    good = event["Records"][0]
+    bad = dict(good, messageId="bad-1", body='{"reason": "recheck"}')
+    worse = dict(good, messageId="bad-2", body="not json")
+    response = deployment.iam_change({"Records": [good, bad, worse]})
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}, {"itemIdentifier": "bad-2"}]}
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ([], "the event is not a JSON object but list"),
+        (
+            {"source": "aws.s3", "detail-type": "Object Created", "detail": {}},
+            "not an IAM CloudTrail event (source 'aws.s3', detail-type 'Object Created')",
+        ),
+        ({"source": "aws.iam", "detail-type": "AWS API Call via CloudTrail"}, "the event has no detail object"),
+        (
+            {"source": "aws.iam", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "TagRole"}},
+            "the CloudTrail record lacks eventID or eventName",
+        ),
+        (
+            {
+                "source": "aws.iam",
+                "detail-type": "AWS API Call via CloudTrail",
+                "detail": {
+                    "eventID": "x",
+                    "eventName": "TagRole",
+                    "eventSource": "iam.amazonaws.com",
+                    "requestParameters": {"roleName": 7},
+                },
+            },
+            "TagRole without requestParameters.roleName",
+        ),
+    ],
+)
+def test_malformed_events_are_rejected_not_raised(deployment: Deployment, event: Any, reason: str) -> None:
+    assert deployment.iam_change(event) == {"status": "rejected", "reason": reason}

@@ -1,0 +1,258 @@
+"""template.yaml and forwarder.yaml: wiring, least privilege, encryption, and a clean lint.
+
+cfn-lint does not look inside AWS::Serverless::* resources, so the SAM template is translated to plain
+CloudFormation with aws-sam-translator (as `sam package`/`deploy` would) and linted after translation.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint
+from samtranslator.yaml_helper import yaml_parse
+
+from tests.conftest import ROOT
+from veeam_role_auditor.cloudtrail import HANDLED_EVENTS
+
+TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
+FORWARDER = yaml_parse((ROOT / "forwarder.yaml").read_text())
+RESOURCES = TEMPLATE["Resources"]
+
+DEFAULT_PRODUCT = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+SCAN_ACTIONS = {
+    "iam:GetAccountAuthorizationDetails",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "dynamodb:Scan",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "securityhub:BatchImportFindings",
+    "sns:Publish",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+}
+CHANGE_ACTIONS = {
+    "iam:GetRole",
+    "iam:ListRoleTags",
+    "iam:ListRolePolicies",
+    "iam:GetRolePolicy",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfilesForRole",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Scan",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "securityhub:BatchImportFindings",
+    "sns:Publish",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+    "sqs:SendMessage",
+    "lambda:InvokeFunction",
+}
+
+
+def translated(tmp_path: Path) -> dict[str, Any]:
+    """The template as plain CloudFormation, through the same script as `make cfn`."""
+    output = tmp_path / "translated.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "translate.py"),
+            "--placeholder-code",
+            str(ROOT / "template.yaml"),
+            str(output),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return dict(json.loads(output.read_text()))
+
+
+def actions(function: str) -> set[str]:
+    statements = RESOURCES[function]["Properties"]["Policies"][0]["Statement"]
+    found: set[str] = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        value = statement["Action"]
+        found.update([value] if isinstance(value, str) else value)
+    return found
+
+
+# ---------------------------------------------------------------------- lint
+
+
+def test_translated_template_has_no_cfn_lint_error_or_warning(tmp_path: Path) -> None:
+    document = translated(tmp_path)
+    assert "Transform" not in document
+    matches = lint(json.dumps(document), config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    assert [str(match) for match in matches] == []
+
+
+def test_forwarder_template_has_no_cfn_lint_error_or_warning() -> None:
+    matches = lint((ROOT / "forwarder.yaml").read_text(), config=ManualArgs(regions=["us-east-1"]))
+    assert [str(match) for match in matches] == []
+
+
+def test_translation_creates_the_expected_resources(tmp_path: Path) -> None:
+    resources = translated(tmp_path)["Resources"]
+    kinds = sorted(resource["Type"] for resource in resources.values())
+    assert kinds.count("AWS::Lambda::Function") == 2
+    assert kinds.count("AWS::Lambda::LayerVersion") == 1
+    assert kinds.count("AWS::Events::Rule") == 2  # the schedule and the IAM change rule
+    assert kinds.count("AWS::Lambda::EventSourceMapping") == 1  # the re-check queue
+    assert kinds.count("AWS::CloudWatch::Alarm") == 3
+
+
+# ---------------------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATE["Parameters"]))
+def test_every_parameter_has_a_description_and_a_constraint(name: str) -> None:
+    parameter = TEMPLATE["Parameters"][name]
+    assert parameter["Description"].strip()
+    constraints = {"AllowedPattern", "AllowedValues", "MinValue", "MaxValue"}
+    assert constraints & set(parameter) or parameter["Type"].startswith("AWS::SSM::Parameter::Value")
+
+
+def test_powertools_comes_from_the_managed_layer_resolved_per_region() -> None:
+    parameter = TEMPLATE["Parameters"]["PowertoolsLayerArn"]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert parameter["Default"] == "/aws/service/powertools/python/arm64/python3.13/latest"
+    assert TEMPLATE["Globals"]["Function"]["Layers"] == [{"Ref": "PowertoolsLayerArn"}, {"Ref": "AuditorLayer"}]
+
+
+# ---------------------------------------------------------------------- functions and triggers
+
+
+def test_functions_run_python313_on_arm64_built_without_docker() -> None:
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert (function_globals["Runtime"], function_globals["Architectures"]) == ("python3.13", ["arm64"])
+    assert function_globals["Tracing"] == "Active"
+    for name in ("ScheduledScanFunction", "IamChangeFunction"):
+        assert RESOURCES[name]["Metadata"] == {"BuildMethod": "makefile"}
+        assert RESOURCES[name]["Properties"]["Handler"] == "app.lambda_handler"
+    assert RESOURCES["AuditorLayer"]["Metadata"]["BuildMethod"] == "makefile"
+    assert RESOURCES["ScheduledScanFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_the_iam_rule_matches_every_handled_event_and_no_failed_call() -> None:
+    pattern = RESOURCES["IamChangeFunction"]["Properties"]["Events"]["IamChange"]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.iam"]
+    assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert pattern["detail"]["eventSource"] == ["iam.amazonaws.com"]
+    assert set(pattern["detail"]["eventName"]) == HANDLED_EVENTS
+    assert len(pattern["detail"]["eventName"]) == 17
+    assert pattern["detail"]["errorCode"] == [{"exists": False}]
+    forwarded = FORWARDER["Resources"]["ForwardRule"]["Properties"]["EventPattern"]
+    assert forwarded == pattern
+
+
+def test_schedule_default_is_hourly_and_wired() -> None:
+    assert TEMPLATE["Parameters"]["ScanSchedule"]["Default"] == "rate(1 hour)"
+    event = RESOURCES["ScheduledScanFunction"]["Properties"]["Events"]["Schedule"]
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", {"Ref": "ScanSchedule"})
+
+
+def test_failures_end_in_the_dead_letter_queue_and_raise_alarms() -> None:
+    dlq = {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    for function in ("ScheduledScanFunction", "IamChangeFunction"):
+        properties = RESOURCES[function]["Properties"]
+        assert properties["DeadLetterQueue"] == {"Type": "SQS", "TargetArn": dlq}
+    assert RESOURCES["ScheduledScanFunction"]["Properties"]["Events"]["Schedule"]["Properties"]["DeadLetterConfig"] == {
+        "Arn": dlq
+    }
+    assert RESOURCES["IamChangeFunction"]["Properties"]["Events"]["IamChange"]["Properties"]["DeadLetterConfig"] == {
+        "Arn": dlq
+    }
+    recheck = RESOURCES["RecheckQueue"]["Properties"]
+    assert (recheck["DelaySeconds"], recheck["RedrivePolicy"]["deadLetterTargetArn"]) == (300, dlq)
+    alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    watched = {
+        (
+            a["MetricName"],
+            a["Dimensions"][0]["Value"].get("Ref", "DeadLetterQueue"),
+        )
+        for a in alarms.values()
+    }
+    assert watched == {
+        ("Errors", "ScheduledScanFunction"),
+        ("Errors", "IamChangeFunction"),
+        ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
+    }
+    assert all(alarm["AlarmActions"] == [{"Ref": "AlertTopic"}] for alarm in alarms.values())
+
+
+def test_everything_at_rest_is_encrypted() -> None:
+    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertKey"}
+    assert RESOURCES["AlertKey"]["Properties"]["EnableKeyRotation"] is True
+    table = RESOURCES["StateTable"]["Properties"]
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    for queue in ("DeadLetterQueue", "RecheckQueue"):
+        assert RESOURCES[queue]["Properties"]["SqsManagedSseEnabled"] is True
+
+
+def test_optional_email_subscription() -> None:
+    subscription = RESOURCES["AlertEmailSubscription"]
+    assert subscription["Condition"] == "HasAlertEmail"
+    assert TEMPLATE["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
+
+
+# ---------------------------------------------------------------------- least privilege
+
+
+def test_scan_function_may_call_exactly_what_its_code_calls() -> None:
+    assert actions("ScheduledScanFunction") == SCAN_ACTIONS
+
+
+def test_iam_change_function_may_call_exactly_what_its_code_calls() -> None:
+    assert actions("IamChangeFunction") == CHANGE_ACTIONS
+
+
+@pytest.mark.parametrize("function", ["ScheduledScanFunction", "IamChangeFunction"])
+def test_no_function_can_write_to_iam(function: str) -> None:
+    iam = {action for action in actions(function) if action.startswith("iam:")}
+    assert all(action.split(":")[1].startswith(("Get", "List")) for action in iam)
+
+
+@pytest.mark.parametrize("function", ["ScheduledScanFunction", "IamChangeFunction"])
+def test_resources_are_the_narrowest_possible(function: str) -> None:
+    for statement in RESOURCES[function]["Properties"]["Policies"][0]["Statement"]:
+        resource = statement["Resource"]
+        if resource == "*":
+            assert statement["Action"] == "iam:GetAccountAuthorizationDetails"  # no resource-level permissions
+        if "securityhub:BatchImportFindings" in str(statement["Action"]):
+            assert resource == {"Fn::Sub": DEFAULT_PRODUCT}
+
+
+# ---------------------------------------------------------------------- the build
+
+
+def test_the_layer_build_copies_the_package_and_nothing_else(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT / "layers" / "auditor"),
+            "build-AuditorLayer",
+            f"ARTIFACTS_DIR={tmp_path}",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert [path.name for path in tmp_path.iterdir()] == ["python"]
+    assert [path.name for path in (tmp_path / "python").iterdir()] == ["veeam_role_auditor"]
+    assert (tmp_path / "python" / "veeam_role_auditor" / "policy" / "trust.py").is_file()
+    assert not list(tmp_path.rglob("__pycache__"))

@@ -29,6 +29,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@# Each handler is a module named app: check them one at a time.
+	$(VENV)/bin/mypy functions/scheduled_scan/app.py
+	$(VENV)/bin/mypy functions/iam_change/app.py
 
 unit: install
 	$(PY) -m pytest -q -n 2

@@ -53,7 +53,9 @@ def app() -> AuditorApp:
     return AuditorApp(LambdaConfig.from_environment(), client, metrics=_Metrics())
 
 
-@idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=idempotency)
+@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools leaves this decorator untyped
+    data_keyword_argument="event", persistence_store=persistence, config=idempotency
+)
 def process_change(event: dict[str, Any]) -> dict[str, Any]:
     """One CloudTrail event, processed once even when EventBridge delivers it twice."""
     change = parse_event(event)
@@ -64,7 +66,7 @@ def process_change(event: dict[str, Any]) -> dict[str, Any]:
 def process_recheck(record: SQSRecord) -> dict[str, Any]:
     body = json.loads(record.body)
     if not isinstance(body, dict):
-        raise ValueError("a re-check message must be a JSON object")
+        raise TypeError("a re-check message must be a JSON object")
     return app().recheck(body, caller_from_context(_context["current"]))
 
 
@@ -75,9 +77,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _context["current"] = context
     idempotency.register_lambda_context(context)
     if isinstance(event, dict) and "Records" in event:
-        return process_partial_response(
+        response = process_partial_response(
             event=event, record_handler=process_recheck, processor=processor, context=context
         )
+        return dict(response)
     decision = parse_event(event)
     if isinstance(decision, Rejected):
         logger.warning("event rejected", extra={"reason": decision.reason})
@@ -87,7 +90,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("event skipped", extra={"reason": decision.reason, "event_name": decision.event_name})
         metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
         return {"status": "skipped", "reason": decision.reason}
-    summary = process_change(event=event)
+    summary: dict[str, Any] = process_change(event=event)
     metrics.add_metric(name="IamChangesProcessed", unit="Count", value=1)
     logger.info("change processed", extra={"event_name": decision.event_name, "summary": summary})
     return summary

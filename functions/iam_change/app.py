@@ -35,7 +35,7 @@ _context: dict[str, LambdaContext] = {}
 
 # The state table also keeps idempotency records (partition key finding_id, TTL on "expiration").
 idempotency = IdempotencyConfig(event_key_jmespath="detail.eventID", expires_after_seconds=24 * 3600)
-persistence = DynamoDBPersistenceLayer(table_name=os.environ.get("VRA_STATE_TABLE", ""), key_attr="finding_id")
+_processors: dict[str, Any] = {}
 
 
 def client(service: str) -> Any:
@@ -53,11 +53,22 @@ def app() -> AuditorApp:
     return AuditorApp(LambdaConfig.from_environment(), client, metrics=_Metrics())
 
 
-@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools leaves this decorator untyped
-    data_keyword_argument="event", persistence_store=persistence, config=idempotency
-)
 def process_change(event: dict[str, Any]) -> dict[str, Any]:
-    """One CloudTrail event, processed once even when EventBridge delivers it twice."""
+    """One CloudTrail event, processed once even when EventBridge delivers it twice (same eventID)."""
+    if "change" not in _processors:
+        # Built on first use: the persistence layer creates its DynamoDB client when constructed,
+        # which would otherwise add that cost to every cold start, rechecks included.
+        persistence = DynamoDBPersistenceLayer(
+            table_name=os.environ["VRA_STATE_TABLE"], key_attr="finding_id", boto3_client=client("dynamodb")
+        )
+        _processors["change"] = idempotent_function(
+            data_keyword_argument="event", persistence_store=persistence, config=idempotency
+        )(_process_change)
+    result: dict[str, Any] = _processors["change"](event=event)
+    return result
+
+
+def _process_change(event: dict[str, Any]) -> dict[str, Any]:
     change = parse_event(event)
     assert isinstance(change, IamChange)
     return app().on_iam_change(change, caller_from_context(_context["current"]))

@@ -62,3 +62,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The README's first command: the whole pipeline on an embedded AWS emulator, in under a minute.
+demo: install
+	$(PY) -m veeam_role_auditor demo

@@ -109,6 +109,7 @@ def test_text_format(trust_file: Path, capsys: pytest.CaptureFixture[str]) -> No
         "appliance can assume: yes (via role_arn)",
         "risks: none",
         f'  - Statement[0] (Sid "Veeam") allows sts:AssumeRole to the appliance role {APPLIANCE}',
+        "This will work: the appliance can assume the role.",
     ]
 
 

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from .model import SEVERITY_ORDER
 from .policy import InvalidArnError, NamedPolicy, evaluate_identity, evaluate_trust, make_appliance
+from .remediation import statement_to_add
 
 PROG = "veeam-role-auditor"
 
@@ -116,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("fix-backups"),
         help="where --apply saves the current trust policy first (default ./fix-backups)",
     )
+    commands.add_parser(
+        "demo",
+        help="play the whole auditor on an embedded AWS emulator (needs the dev dependencies)",
+        description="Run the Lambda handlers against moto's server with a sample account.",
+    )
     return parser
 
 
@@ -179,11 +185,11 @@ def command_evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(output, indent=2))
     else:
-        print(_evaluate_text(output))
+        print(_evaluate_text(output, args.appliance_role_arn))
     return 0
 
 
-def _evaluate_text(output: dict[str, Any]) -> str:
+def _evaluate_text(output: dict[str, Any], appliance_role_arn: str) -> str:
     lines = [f"appliance can assume: {output['appliance_can_assume']}"]
     if output["via"]:
         lines[0] += f" (via {output['via']})"
@@ -193,6 +199,12 @@ def _evaluate_text(output: dict[str, Any]) -> str:
     if identity:
         lines.append(f"identity policies allow sts:AssumeRole: {identity['allows_assume_role']}")
         lines.extend(f"  - {reason}" for reason in identity["reasons"])
+    works = output["appliance_can_assume"] == "yes" and (not identity or identity["allows_assume_role"] == "yes")
+    if works:
+        lines.append("This will work: the appliance can assume the role.")
+    elif output["appliance_can_assume"] != "yes":
+        lines.append("To let the appliance assume the role, add this statement to its trust policy:")
+        lines.append(json.dumps(statement_to_add(appliance_role_arn), indent=2))
     return "\n".join(lines)
 
 
@@ -208,7 +220,16 @@ def command_fix(args: argparse.Namespace) -> int:
     return run_fix_command(args)
 
 
-COMMANDS = {"evaluate": command_evaluate, "scan": command_scan, "fix": command_fix}
+def command_demo(args: argparse.Namespace) -> int:
+    del args
+    try:
+        from .demo import run
+    except ImportError as exc:
+        raise UsageError(f"the demo needs the dev dependencies ({exc.name} is missing): run make demo") from None
+    return run()
+
+
+COMMANDS = {"evaluate": command_evaluate, "scan": command_scan, "fix": command_fix, "demo": command_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

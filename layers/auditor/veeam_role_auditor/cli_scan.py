@@ -13,8 +13,10 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from . import checks
 from .aws import AwsSetupError, Clients, describe_aws_error
 from .cli import UsageError
 from .inventory import Inventory
@@ -137,12 +139,14 @@ def print_table(result: ScanResult, *, show_passed: bool, console: Console | Non
         table.add_column(column, overflow="fold")
     for finding in rows:
         detail = finding.details[0] if finding.details else ""
+        check = checks.CATALOGUE[finding.check]
+        headline = check.problem if finding.failing else check.title
         table.add_row(
             f"[{_SEVERITY_STYLE[finding.severity]}]{finding.severity}[/]",
             f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/]",
             finding.check,
             finding.role_arn.rsplit("/", 1)[-1],
-            f"{finding.title.split(': ')[0]}\n[dim]{detail}[/]",
+            f"{headline[0].upper()}{headline[1:]}\n[dim]{escape(detail)}[/]",
         )
     if rows:
         console.print(table)

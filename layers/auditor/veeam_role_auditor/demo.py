@@ -1,0 +1,368 @@
+"""`make demo`: the whole auditor on an embedded AWS emulator (moto's server on 127.0.0.1).
+
+The story uses the real Lambda handlers exactly as Lambda calls them, with the sample events in
+events/, against an account holding the appliance's Impersonation role and a dozen roles that each
+show one outcome of the checks catalogue. Every step checks what it shows; any surprise exits 1.
+Needs the dev dependencies (moto) and a checkout of the repository (functions/ and events/).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from .checks import CATALOGUE
+from .sample_account import APPLIANCE_NAME, create_sample_account
+
+ROOT = Path(__file__).resolve().parents[3]
+REGION = "us-east-1"
+TABLE = "veeam-role-auditor-state"
+HEALTHY = "VeeamRepositoryHealthy"
+SEVERITY_STYLE = {"CRITICAL": "bold white on red", "HIGH": "bold red", "MEDIUM": "yellow", "LOW": "cyan"}
+
+
+class DemoFailed(Exception):
+    """A step did not show what it should."""
+
+
+@dataclass
+class Context:
+    """The attributes of the context object Lambda passes to a Python handler."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/demo"
+    log_stream_name: str = "demo"
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    @property
+    def aws_request_id(self) -> str:
+        return str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise DemoFailed(message)
+
+
+@contextmanager
+def emulator() -> Iterator[str]:
+    """moto's server in this process on a free port; every boto3 client is pointed at it."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = dict(os.environ)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "demo",
+            "AWS_SECRET_ACCESS_KEY": "demo",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
+            "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "ERROR",
+        }
+    )
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        os.environ.pop(name, None)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def load_handler(function: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"demo_{function}", ROOT / "functions" / function / "app.py")
+    if spec is None or spec.loader is None:
+        raise DemoFailed(f"functions/{function}/app.py not found: run the demo from a checkout")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def event(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
+    return document
+
+
+class Story:
+    def __init__(self, console: Console) -> None:
+        import boto3
+
+        self.console = console
+        self.iam = boto3.client("iam")
+        self.sns = boto3.client("sns")
+        self.sqs = boto3.client("sqs")
+        self.securityhub = boto3.client("securityhub")
+        self.dynamodb = boto3.client("dynamodb")
+        self.steps = 0
+
+    def step(self, title: str, explanation: str) -> None:
+        self.steps += 1
+        self.console.print()
+        self.console.rule(f"[bold]Step {self.steps}: {title}")
+        self.console.print(explanation, style="dim")
+
+    # ------------------------------------------------------------------ set-up
+
+    def set_up(self) -> None:
+        from .publish.state import create_table
+
+        self.step(
+            "an account that runs Veeam Backup for AWS",
+            "The appliance's Impersonation role, ten Veeam roles each showing one outcome of the checks "
+            "catalogue, Security Hub, the alerts topic with an SQS queue standing in for an e-mail "
+            "subscriber, the state table and the re-check queue.",
+        )
+        self.sample = create_sample_account(self.iam, "123456789012")
+        self.securityhub.enable_security_hub()
+        create_table(self.dynamodb, TABLE)
+        topic = self.sns.create_topic(Name="veeam-role-auditor-alerts")["TopicArn"]
+        self.inbox = self.sqs.create_queue(QueueName="subscriber-inbox")["QueueUrl"]
+        inbox_arn = self.sqs.get_queue_attributes(QueueUrl=self.inbox, AttributeNames=["QueueArn"])
+        self.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn["Attributes"]["QueueArn"])
+        # The deployed queue holds each re-check for 300 s (IAM propagation); the demo does not wait.
+        self.recheck_queue = self.sqs.create_queue(QueueName="veeam-role-auditor-recheck")["QueueUrl"]
+        os.environ.update(
+            {
+                "VRA_APPLIANCE_ROLE_ARNS": self.sample.appliance_role_arn,
+                "VRA_STATE_TABLE": TABLE,
+                "VRA_TOPIC_ARN": topic,
+                "VRA_RECHECK_QUEUE_URL": self.recheck_queue,
+                "VRA_DIGEST_THRESHOLD": "5",
+            }
+        )
+        self.scan_handler = load_handler("scheduled_scan")
+        self.change_handler = load_handler("iam_change")
+        roles = self.iam.list_roles()["Roles"]
+        self.console.print(
+            f"Appliance role [bold]{self.sample.appliance_role_arn}[/]; {len(roles)} roles in account "
+            f"{self.sample.account}; Security Hub enabled; alerts topic subscribed."
+        )
+
+    # ------------------------------------------------------------------ the story
+
+    def scheduled_scan(self, *, first: bool) -> dict[str, Any]:
+        with redirect_stdout(StringIO()):  # Powertools logs go to stdout as JSON lines
+            summary: dict[str, Any] = self.scan_handler.lambda_handler(
+                event("scheduled_scan.json"), Context("veeam-role-auditor-ScheduledScan")
+            )
+        if first:
+            expect(summary["roles_in_scope"] == 9, f"expected 9 roles in scope, got {summary['roles_in_scope']}")
+            expect(summary["imported"] == summary["findings"], "every finding should reach Security Hub")
+        return summary
+
+    def first_scan(self) -> None:
+        self.step(
+            "the scheduled scan runs",
+            "EventBridge invokes scheduled_scan hourly. It reads every role with "
+            "GetAccountAuthorizationDetails, evaluates each Veeam role's trust policy with IAM's own "
+            "semantics, imports the findings into Security Hub and alerts the subscriber.",
+        )
+        summary = self.scheduled_scan(first=True)
+        findings = self.securityhub.get_findings(MaxResults=100)["Findings"]
+        failing = [f for f in findings if f["Compliance"]["Status"] in ("FAILED", "WARNING")]
+        table = Table(title="Findings that need attention (from Security Hub)")
+        for column in ("Severity", "Status", "Role", "Problem"):
+            table.add_column(column)
+        order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFORMATIONAL": 4}
+        for finding in sorted(failing, key=lambda f: (order[f["Severity"]["Label"]], f["Resources"][0]["Id"])):
+            severity = finding["Severity"]["Label"]
+            table.add_row(
+                f"[{SEVERITY_STYLE.get(severity, 'dim')}]{severity}[/]",
+                finding["Compliance"]["Status"],
+                finding["Resources"][0]["Id"].rsplit("/", 1)[-1],
+                CATALOGUE[finding["ProductFields"]["veeam-role-auditor/CheckCode"]].problem,
+            )
+        self.console.print(table)
+        (digest,) = self.received(expected=1, what="the first scan's digest")
+        self.console.print(
+            Panel(
+                digest["Message"].split("--- machine-readable ---")[0].strip(),
+                title=f"Subscriber received: {digest['Subject']}",
+            )
+        )
+        counts = Counter(f["Compliance"]["Status"] for f in findings)
+        expect(counts["FAILED"] == 12 and counts["WARNING"] == 1, f"unexpected Security Hub counts {counts}")
+        self.console.print(
+            "Security Hub: "
+            + ", ".join(f"{counts[s]} {s}" for s in ("FAILED", "WARNING", "PASSED", "NOT_AVAILABLE") if counts[s])
+            + f" ({summary['security_hub_calls']} BatchImportFindings call)"
+        )
+
+    def break_a_role(self) -> None:
+        self.step(
+            f"someone breaks {HEALTHY}",
+            "An UpdateAssumeRolePolicy call removes the appliance from the trust policy. CloudTrail "
+            "delivers the event to EventBridge, which invokes iam_change: it re-reads only that role.",
+        )
+        broken = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "S3BatchOperations",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "batchoperations.s3.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        self.change_trust(broken)
+        (alert,) = self.received(expected=1, what="the alert for the broken role")
+        expect(alert["MessageAttributes"]["transition"]["Value"] == "new_failure", "expected a new failure")
+        self.show_alert(alert)
+        self.process_recheck()
+
+    def fix_the_role(self) -> None:
+        from .cli import main as cli
+
+        self.step(
+            "the fix command repairs it",
+            f"veeam-role-auditor fix --role-name {HEALTHY} --apply: prints the corrected trust policy and "
+            "the diff, saves the current one, updates the role. The event arrives again.",
+        )
+        with tempfile.TemporaryDirectory() as backups:
+            output = StringIO()
+            with redirect_stdout(output):
+                code = cli(
+                    [
+                        "fix",
+                        "--role-name",
+                        HEALTHY,
+                        "--appliance-role-arn",
+                        self.sample.appliance_role_arn,
+                        "--apply",
+                        "--backup-dir",
+                        backups,
+                    ]
+                )
+            expect(code == 0, f"fix exited {code}")
+        changes = output.getvalue().split("Changes:")[1].split("Updated the trust policy")[0].strip()
+        self.console.print(Panel(changes, title="fix: the change it made"))
+        fixed = self.iam.get_role(RoleName=HEALTHY)["Role"]["AssumeRolePolicyDocument"]
+        self.change_trust(fixed)
+        (alert,) = self.received(expected=1, what="the RESOLVED alert")
+        expect(alert["MessageAttributes"]["transition"]["Value"] == "resolved", "expected a resolved alert")
+        self.show_alert(alert)
+
+    def quiet_scan(self) -> None:
+        self.step(
+            "the next scheduled scan, nothing changed",
+            "Only findings whose status or content changed are imported, and only transitions alerted: "
+            "an unchanged account costs no Security Hub ingestion and sends no mail.",
+        )
+        summary = self.scheduled_scan(first=False)
+        self.received(expected=0, what="no alert")
+        expect(summary["imported"] == 0 and summary["messages_sent"] == 0, f"expected a quiet scan: {summary}")
+        self.console.print(
+            f"[green]Imported {summary['imported']} findings, sent {summary['messages_sent']} alerts[/] "
+            f"({summary['unchanged']} findings unchanged)."
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def change_trust(self, document: dict[str, Any]) -> None:
+        text = json.dumps(document)
+        self.iam.update_assume_role_policy(RoleName=HEALTHY, PolicyDocument=text)
+        record = event("cloudtrail/UpdateAssumeRolePolicy.json")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record["id"] = str(uuid.uuid4())
+        record["time"] = record["detail"]["eventTime"] = now
+        record["detail"]["eventID"] = str(uuid.uuid4())
+        record["detail"]["requestParameters"] = {"roleName": HEALTHY, "policyDocument": text}
+        with redirect_stdout(StringIO()):
+            result = self.change_handler.lambda_handler(record, Context("veeam-role-auditor-IamChange"))
+        expect(result.get("status") == "evaluated", f"iam_change did not evaluate the role: {result}")
+
+    def process_recheck(self) -> None:
+        messages = self.sqs.receive_message(QueueUrl=self.recheck_queue, MaxNumberOfMessages=10).get("Messages", [])
+        expect(len(messages) == 1, f"expected one queued re-check, found {len(messages)}")
+        record = event("recheck_sqs.json")["Records"][0]
+        record = dict(record, messageId=messages[0]["MessageId"], body=messages[0]["Body"])
+        with redirect_stdout(StringIO()):
+            response = self.change_handler.lambda_handler(
+                {"Records": [record]}, Context("veeam-role-auditor-IamChange")
+            )
+        self.sqs.delete_message(QueueUrl=self.recheck_queue, ReceiptHandle=messages[0]["ReceiptHandle"])
+        expect(response == {"batchItemFailures": []}, f"the re-check failed: {response}")
+        self.received(expected=0, what="no second alert from the re-check")
+        self.console.print(
+            "[dim]A re-check was queued for IAM's 5-minute propagation time; processed now, it confirms the "
+            "state and sends no second alert.[/]"
+        )
+
+    def received(self, *, expected: int, what: str) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        for _ in range(3):
+            batch = self.sqs.receive_message(QueueUrl=self.inbox, MaxNumberOfMessages=10).get("Messages", [])
+            for message in batch:
+                messages.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=self.inbox, ReceiptHandle=message["ReceiptHandle"])
+            if not batch:
+                break
+        expect(len(messages) == expected, f"expected {what} ({expected} messages), got {len(messages)}")
+        return messages
+
+    def show_alert(self, alert: dict[str, Any]) -> None:
+        body = alert["Message"].split("--- machine-readable ---")[0].strip()
+        attributes = ", ".join(f"{k}={v['Value']}" for k, v in sorted(alert["MessageAttributes"].items()))
+        self.console.print(Panel(f"{body}\n\n[dim]message attributes: {attributes}[/]", title=alert["Subject"]))
+
+
+def run(console: Console | None = None) -> int:
+    """Play the story; 0 when every step showed what it should."""
+    console = console or Console()
+    started = time.perf_counter()
+    console.print(
+        Panel.fit(f"[bold]veeam-role-auditor demo[/]: the whole pipeline on moto's server ({APPLIANCE_NAME})")
+    )
+    try:
+        with emulator() as endpoint:
+            console.print(f"[dim]AWS emulator: moto server at {endpoint}[/]")
+            story = Story(console)
+            story.set_up()
+            story.first_scan()
+            story.break_a_role()
+            story.fix_the_role()
+            story.quiet_scan()
+    except DemoFailed as failure:
+        console.print(f"\n[bold red]Demo failed:[/] {failure}")
+        return 1
+    console.print(f"\n[bold green]Demo finished in {time.perf_counter() - started:.1f} s.[/] The emulator is stopped.")
+    return 0

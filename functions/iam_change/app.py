@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from veeam_role_auditor.cloudtrail import IamChange, Rejected, Skipped, parse_event
+from veeam_role_auditor.deadline import Deadline
 from veeam_role_auditor.inventory import client_config
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, caller_from_context
 
@@ -78,7 +79,8 @@ def process_recheck(record: SQSRecord) -> dict[str, Any]:
     body = json.loads(record.body)
     if not isinstance(body, dict):
         raise TypeError("a re-check message must be a JSON object")
-    return app().recheck(body, caller_from_context(_context["current"]))
+    context = _context["current"]
+    return app().recheck(body, caller_from_context(context), Deadline.from_context(context))
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.eventID")

@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from veeam_role_auditor.deadline import Deadline
 from veeam_role_auditor.inventory import client_config
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, caller_from_context
 
@@ -43,6 +44,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         reason = str(event.get("reason") or "requested")  # invoked by iam_change after an appliance change
     else:
         reason = f"schedule {EventBridgeEvent(event).resources or ''}".strip()
-    summary = app.full_scan(caller_from_context(context), reason=reason)
+    summary = app.full_scan(caller_from_context(context), reason=reason, deadline=Deadline.from_context(context))
     logger.info("full scan done", extra={"summary": summary})
     return summary

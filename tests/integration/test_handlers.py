@@ -2,120 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
 
-from tests.conftest import EVENTS, ROOT
-from veeam_role_auditor.publish.state import create_table
+from tests.conftest import EVENTS
+from tests.integration.harness import ACCOUNT, Deployment, load_event, make_deployment
 from veeam_role_auditor.sample_account import SampleAccount
-
-TABLE = "veeam-role-auditor-state"
-ACCOUNT = "123456789012"  # moto's default account, as in events/
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the context object Lambda passes to a Python handler."""
-
-    function_name: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    aws_request_id: str = "3b1d2c2e-1a0f-4c55-9d55-0c2f3f1b6a11"
-    log_group_name: str = "/aws/lambda/test"
-    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
-
-
-@dataclass
-class Deployment:
-    sample: SampleAccount
-    scan: ModuleType
-    change: ModuleType
-    sqs: Any
-    queue_url: str
-    inbox_url: str
-    imports: list[dict[str, Any]]
-
-    def scheduled(self, event: Any) -> Any:
-        return self.scan.lambda_handler(event, LambdaContext("veeam-role-auditor-ScheduledScan"))
-
-    def iam_change(self, event: Any) -> Any:
-        return self.change.lambda_handler(event, LambdaContext("veeam-role-auditor-IamChange"))
-
-    def rechecks(self) -> list[dict[str, Any]]:
-        messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        return [json.loads(message["Body"]) for message in messages]
-
-    def alerts(self) -> list[dict[str, Any]]:
-        received = []
-        while batch := self.sqs.receive_message(QueueUrl=self.inbox_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                received.append(json.loads(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
-        return received
-
-
-def load_event(name: str) -> Any:
-    return json.loads((EVENTS / name).read_text())
-
-
-def load_handler(function: str) -> ModuleType:
-    path = ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
 def deployment(
     sample: SampleAccount, dynamodb: Any, securityhub: Any, sns: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Deployment]:
-    create_table(dynamodb, TABLE)
-    topic = sns.create_topic(Name="alerts")["TopicArn"]
-    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
-    queue = sqs.create_queue(QueueName="veeam-role-auditor-recheck")["QueueUrl"]
-    environment = {
-        "VRA_APPLIANCE_ROLE_ARNS": sample.appliance_role_arn,
-        "VRA_STATE_TABLE": TABLE,
-        "VRA_TOPIC_ARN": topic,
-        "VRA_RECHECK_QUEUE_URL": queue,
-        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
-        "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    imports: list[dict[str, Any]] = []
-    scan, change = load_handler("scheduled_scan"), load_handler("iam_change")
-    for module in (scan, change):
-        module._clients.clear()
-    for module in (scan, change):
-        hub = module.client("securityhub")
-        hub.meta.events.register(
-            "provide-client-params.securityhub.BatchImportFindings",
-            lambda params, **_: imports.extend(params["Findings"]),
-        )
-    return Deployment(sample, scan, change, sqs, queue, inbox, imports)
+) -> Deployment:
+    return make_deployment(sample, dynamodb, securityhub, sns, sqs, monkeypatch)
 
 
 # ---------------------------------------------------------------------- scheduled_scan

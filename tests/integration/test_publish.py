@@ -152,6 +152,7 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
         "transitions": 10,
         "messages_sent": 10,
         "alert_failures": 0,
+        "deferred": 0,
     }
     documents = [document for batch in pipeline.imports for document in batch]
     assert validate_batch(documents) == []

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from . import checks
 from .assess import assess_role, assess_untagged_role, prepare_appliances
 from .cloudtrail import POLICY_EVENTS, IamChange
+from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
@@ -118,17 +119,24 @@ class AuditorApp:
 
     # ------------------------------------------------------------------ full scan
 
-    def full_scan(self, caller: Caller, *, reason: str) -> dict[str, Any]:
+    def full_scan(self, caller: Caller, *, reason: str, deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
+        """Scan and publish every role; out of time, stop cleanly and say how far it got."""
         inventory = _FixedCaller(self.clients("iam"), caller, self.clock)
         store = self.store
         history = store.appliance_history(caller.account)
-        result = scan_account(inventory, self.config.scan, previous_appliance_ids=history)
+        try:
+            result = scan_account(inventory, self.config.scan, previous_appliance_ids=history, deadline=deadline)
+        except OutOfTimeError as exc:
+            # Nothing published, nothing archived: the next run starts again from a complete read.
+            self.metrics.add_metric("ScansIncomplete", "Count", 1)
+            return {"status": "incomplete", "reason": reason, "detail": str(exc)}
         store.remember_appliance_ids(
             caller.account, {state.role_id: state.role_arn for state in result.appliances if state.role_id}
         )
-        report = self.publisher().publish(result.findings, full_scope(result))
+        report = self.publisher().publish(result.findings, full_scope(result), deadline)
         self._metrics(report, roles=result.roles_in_scope, findings=result.findings)
         return {
+            "status": "complete" if not report.deferred else "partly published",
             "reason": reason,
             "roles_read": result.roles_seen,
             "roles_in_scope": result.roles_in_scope,
@@ -187,10 +195,12 @@ class AuditorApp:
         self._metrics(report, roles=1, findings=findings)
         return {"status": "evaluated", "role_name": role_name, "role": state, **report_summary(report)}
 
-    def recheck(self, body: Mapping[str, Any], caller: Caller) -> dict[str, Any]:
+    def recheck(self, body: Mapping[str, Any], caller: Caller, deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
         """A message from the delay queue: {"role_name": ...} or {"full_scan": true}."""
         if body.get("full_scan") is True:
-            return self.full_scan(caller, reason="re-check after an appliance change")
+            if self.config.scan_function_name:
+                return self._request_full_scan("re-check after an appliance change", None)
+            return self.full_scan(caller, reason="re-check after an appliance change", deadline=deadline)
         role_name = body.get("role_name")
         if not isinstance(role_name, str) or not role_name:
             raise ValueError(f"re-check message without role_name: {json.dumps(body)[:200]}")
@@ -209,22 +219,24 @@ class AuditorApp:
             [inventory.appliance_state_direct(arn, caller) for arn in self.config.scan.appliance_role_arns]
         )
 
+    def _request_full_scan(self, reason: str, event_id: str | None) -> dict[str, Any]:
+        """Hand a full scan to the scan function (reserved concurrency 1: scans never overlap)."""
+        assert self.config.scan_function_name is not None
+        payload = {"source": "veeam-role-auditor", "reason": reason, "event_id": event_id}
+        self.clients("lambda").invoke(
+            FunctionName=self.config.scan_function_name,
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
+        )
+        return {"status": "full scan requested", "reason": reason}
+
     def _appliance_changed(self, change: IamChange, caller: Caller, recheck: bool) -> dict[str, Any]:
-        """Every role depends on the appliance: hand over to the scan function (reserved concurrency 1)."""
-        payload = {
-            "source": "veeam-role-auditor",
-            "reason": f"{change.event_name} on an appliance role",
-            "event_id": change.event_id,
-        }
+        """Every role depends on the appliance: a full scan, by the scan function when there is one."""
+        reason = f"{change.event_name} on an appliance role"
         if self.config.scan_function_name:
-            self.clients("lambda").invoke(
-                FunctionName=self.config.scan_function_name,
-                InvocationType="Event",
-                Payload=json.dumps(payload).encode(),
-            )
-            summary: dict[str, Any] = {"status": "full scan requested", "reason": payload["reason"]}
+            summary = self._request_full_scan(reason, change.event_id)
         else:
-            summary = {"status": "evaluated", **self.full_scan(caller, reason=payload["reason"])}
+            summary = {**self.full_scan(caller, reason=reason), "status": "evaluated"}
         if recheck:
             self._queue_recheck({"full_scan": True, "reason": "recheck", "source_event_id": change.event_id})
         return summary
@@ -246,6 +258,7 @@ class AuditorApp:
         add("FindingsImported", "Count", report.imported)
         add("ImportFailures", "Count", len(report.import_failures))
         add("SecurityHubDisabled", "Count", 1 if report.security_hub_disabled else 0)
+        add("FindingsDeferred", "Count", report.deferred)
 
 
 class _FixedCaller(Inventory):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .assess import assess_appliance, assess_role, assess_untagged_role, prepare_appliances
+from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, RoleSnapshot
 from .publish.publisher import Scope
@@ -31,13 +32,17 @@ class ScanResult:
         return [finding for finding in self.findings if finding.failing]
 
 
-def read_account(inventory: Inventory, progress: ProgressCallback | None = None) -> list[RoleSnapshot]:
+def read_account(
+    inventory: Inventory, progress: ProgressCallback | None = None, deadline: Deadline = NO_DEADLINE
+) -> list[RoleSnapshot]:
     """Every role of the account. Raises on any error: a partial list must never look complete."""
     roles: list[RoleSnapshot] = []
     for pages, page in enumerate(inventory.role_pages(), start=1):
         roles.extend(page)
         if progress:
             progress(pages, len(roles))
+        if deadline.expired():
+            raise OutOfTimeError(f"out of time after {pages} pages ({len(roles)} roles) of the account's roles")
     return roles
 
 
@@ -48,11 +53,15 @@ def scan_account(
     progress: ProgressCallback | None = None,
     previous_appliance_ids: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> ScanResult:
-    """A full scan: every in-scope role gets every check, plus one finding per appliance role."""
+    """A full scan: every in-scope role gets every check, plus one finding per appliance role.
+
+    Raises :class:`OutOfTimeError` when the deadline passes before every role was read.
+    """
     started_at = now or datetime.now(UTC)
     caller = inventory.caller()
-    roles = read_account(inventory, progress)
+    roles = read_account(inventory, progress, deadline)
     by_arn = {role.arn: role for role in roles}
     appliances = prepare_appliances(
         [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]

@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .. import checks
+from ..deadline import NO_DEADLINE, Deadline
 from ..model import SEVERITY_ORDER, Finding, finding_id, iso
 from .alerts import AlertSink, Kind, Transition, digest_message, transition_message
 from .asff import archived_asff, to_asff
@@ -96,6 +97,8 @@ class PublishReport:
     transitions: list[Transition] = field(default_factory=list)
     messages_sent: int = 0
     alert_failures: int = 0
+    # Findings left for the next run because this one ran out of time (nothing of them was changed).
+    deferred: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,6 +115,7 @@ class PublishReport:
             "transitions": len(self.transitions),
             "messages_sent": self.messages_sent,
             "alert_failures": self.alert_failures,
+            "deferred": self.deferred,
         }
 
 
@@ -183,7 +187,8 @@ class Publisher:
 
     # ------------------------------------------------------------------ public
 
-    def publish(self, findings: Sequence[Finding], scope: Scope) -> PublishReport:
+    def publish(self, findings: Sequence[Finding], scope: Scope, deadline: Deadline = NO_DEADLINE) -> PublishReport:
+        """Publish a run's findings for ``scope``; stops claiming new work once ``deadline`` expires."""
         report = PublishReport(findings=len(findings))
         now = self.clock()
         token = uuid.uuid4().hex
@@ -201,7 +206,7 @@ class Publisher:
                 plan = self._plan_archive(previous, scope, now, token, report)
                 if plan is not None:
                     plans.append(plan)
-        claimed = self._claim(plans, current, scope, now, token, report)
+        claimed = self._claim(plans, current, scope, now, token, report, deadline)
         self._import(claimed, report)
         self._alert(claimed, token, report)
         return report
@@ -338,19 +343,44 @@ class Publisher:
         now: datetime,
         token: str,
         report: PublishReport,
+        deadline: Deadline,
     ) -> list[_Plan]:
-        """Claim every plan that writes state, in parallel (each claim is one conditional write)."""
-        direct = [plan for plan in plans if not plan.write]
-        writes = [plan for plan in plans if plan.write]
-        outcomes = self._parallel(lambda plan: self._claim_one(plan, scope, now, token), writes)
-        claimed = list(direct)
-        for plan, counts in outcomes:
+        """Claim every plan that writes state, in parallel (each claim is one conditional write).
+
+        Once the deadline passes no new claim starts: unclaimed findings keep their state, so the next
+        run publishes them; what was claimed is still delivered.
+        """
+
+        def claim(plan: _Plan) -> tuple[_Plan | None, PublishReport, Exception | None]:
+            if deadline.expired():
+                return None, PublishReport(deferred=1), None
+            if not plan.write:
+                return plan, PublishReport(), None
+            try:
+                return (*self._claim_one(plan, scope, now, token), None)
+            except (ClientError, BotoCoreError) as error:  # e.g. DynamoDB throttling beyond the retries
+                return None, PublishReport(), error
+
+        claimed: list[_Plan] = []
+        failures: list[Exception] = []
+        for plan, counts, error in self._parallel(claim, plans):
+            report.deferred += counts.deferred
             report.claimed += counts.claimed
             report.conflicts += counts.conflicts
             report.stale += counts.stale
             report.unchanged += counts.unchanged
-            if plan is not None:
+            if error is not None:
+                failures.append(error)
+            elif plan is not None:
                 claimed.append(plan)
+        if failures:
+            # Give back the alerts this run claimed, so the next run sends them at once instead of
+            # waiting for the claims to expire; then fail the run (Lambda retries it or alarms).
+            self._parallel(
+                lambda plan: self.state.release_alert(plan.record.finding_id, token),
+                [plan for plan in claimed if plan.record.alert_pending == token],
+            )
+            raise failures[0]
         return claimed
 
     def _claim_one(self, plan: _Plan, scope: Scope, now: datetime, token: str) -> tuple[_Plan | None, PublishReport]:

@@ -5,11 +5,13 @@ STAMP     := $(VENV)/.installed-stamp
 SAM_VENV  := .venv-sam
 SAM       := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
+CKV_VENV  := .venv-checkov
+CKV_STAMP := $(CKV_VENV)/.installed-stamp
 # SAM CLI runs offline here: no telemetry, and a region for the linter.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install test lint unit sam-check build cfn demo bench clean
+.PHONY: install test lint unit sam-check security build cfn demo bench soak hypothesis-long clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -43,8 +45,20 @@ sam-check: $(SAM_STAMP)
 	@test -f build/sam/AuditorLayer/python/veeam_role_auditor/__init__.py
 	@echo "sam build: layer $$(du -sh build/sam/AuditorLayer | cut -f1)"
 
-# The README's test command: lint, types, the whole test suite and the SAM checks.
-test: lint unit sam-check
+# checkov (an IaC scanner, in its own virtualenv) over the translated template and the forwarder:
+# every suppression carries its written reason in template.yaml (Metadata: checkov: skip).
+$(CKV_STAMP):
+	@test -x $(CKV_VENV)/bin/python || "$$(scripts/find-python)" -m venv $(CKV_VENV)
+	$(CKV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov>=3.2'
+	@touch $(CKV_STAMP)
+
+security: install $(CKV_STAMP)
+	$(PY) scripts/translate.py --placeholder-code template.yaml build/translated.json
+	$(CKV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f build/translated.json
+	$(CKV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f forwarder.yaml
+
+# The README's test command: lint, types, the whole test suite, the SAM checks and checkov.
+test: lint unit sam-check security
 
 # The translated (plain CloudFormation) template, for service-managed StackSets, which refuse the
 # SAM transform. Upload the code first: `sam package` fills in the S3 locations.
@@ -61,7 +75,7 @@ bench: install
 	$(PY) bench/publish_bench.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(CKV_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The README's first command: the whole pipeline on an embedded AWS emulator, in under a minute.
 demo: install

@@ -41,7 +41,8 @@ def translate(document: dict[str, Any], *, placeholder_code: bool = False) -> di
     # The translator fills in pseudo parameters from a boto3 session, which needs a region.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     parameters = {"ApplianceRoleArns": "arn:aws:iam::123456789012:role/veeam/VeeamImpersonation"}
-    return dict(transform(document, parameters, _NoManagedPolicyNames()))
+    # passthrough_metadata keeps resource Metadata (e.g. checkov suppressions with their reasons).
+    return dict(transform(document, parameters, _NoManagedPolicyNames(), passthrough_metadata=True))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,7 +139,7 @@ def test_functions_run_python313_on_arm64_built_without_docker() -> None:
     assert (function_globals["Runtime"], function_globals["Architectures"]) == ("python3.13", ["arm64"])
     assert function_globals["Tracing"] == "Active"
     for name in ("ScheduledScanFunction", "IamChangeFunction"):
-        assert RESOURCES[name]["Metadata"] == {"BuildMethod": "makefile"}
+        assert RESOURCES[name]["Metadata"]["BuildMethod"] == "makefile"
         assert RESOURCES[name]["Properties"]["Handler"] == "app.lambda_handler"
     assert RESOURCES["AuditorLayer"]["Metadata"]["BuildMethod"] == "makefile"
     assert RESOURCES["ScheduledScanFunction"]["Properties"]["ReservedConcurrentExecutions"] == 1
@@ -256,3 +256,15 @@ def test_the_layer_build_copies_the_package_and_nothing_else(tmp_path: Path) -> 
     assert [path.name for path in (tmp_path / "python").iterdir()] == ["veeam_role_auditor"]
     assert (tmp_path / "python" / "veeam_role_auditor" / "policy" / "trust.py").is_file()
     assert not list(tmp_path.rglob("__pycache__"))
+
+
+def test_every_checkov_suppression_has_a_written_reason() -> None:
+    skips = [
+        (name, skip)
+        for name, resource in RESOURCES.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+    assert len(skips) == 9
+    for name, skip in skips:
+        assert skip["id"].startswith("CKV_AWS_"), name
+        assert len(skip["comment"].split()) >= 12, f"{name} {skip['id']}: the reason must say why"

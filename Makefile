@@ -74,6 +74,12 @@ bench: install
 	$(PY) bench/scan_bench.py
 	$(PY) bench/publish_bench.py
 
+# The large property-based run quoted in notes (not in CI): 100,000 examples per property.
+hypothesis-long: install
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -p no:xdist --hypothesis-show-statistics \
+		tests/unit/test_policy_properties.py tests/unit/test_event_properties.py \
+		-k "arbitrary_json or policy_shaped or mutated or every_input_encoding or identity_evaluation"
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CKV_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
+from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import EVENTS
 from tests.integration.harness import ACCOUNT, Deployment, load_event, make_deployment
+from tests.unit.test_event_properties import mutated_events
 from veeam_role_auditor.sample_account import SampleAccount
 
 
@@ -252,3 +254,10 @@ def test_a_bad_recheck_message_is_reported_as_a_batch_item_failure(deployment: D
 )
 def test_malformed_events_are_rejected_not_raised(deployment: Deployment, event: Any, reason: str) -> None:
     assert deployment.iam_change(event) == {"status": "rejected", "reason": reason}
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(event=mutated_events())
+def test_no_exception_escapes_the_handler_for_bad_events(deployment: Deployment, event: Any) -> None:
+    result = deployment.iam_change(event)
+    assert result["status"] in {"rejected", "skipped", "evaluated", "full scan requested"}

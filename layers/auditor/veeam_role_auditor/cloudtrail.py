@@ -6,9 +6,12 @@ the auditor does not handle are skipped; malformed events are rejected with a re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .policy.arn import ROLE_NAME
 
 DETAIL_TYPE = "AWS API Call via CloudTrail"
 SOURCE = "aws.iam"
@@ -37,6 +40,7 @@ ROLE_EVENTS = frozenset(
 # when the policy is attached to an appliance role or is its permissions boundary.
 POLICY_EVENTS = frozenset({"CreatePolicyVersion", "DeletePolicyVersion", "SetDefaultPolicyVersion"})
 HANDLED_EVENTS = ROLE_EVENTS | POLICY_EVENTS
+POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\x21-\x7e]{1,1024}")
 
 
 @dataclass(frozen=True)
@@ -97,12 +101,14 @@ def parse_event(event: object) -> Decision:
     time = _text(detail, "eventTime") or _text(event, "time") or ""
     if event_name in POLICY_EVENTS:
         policy_arn = _text(parameters, "policyArn")
-        if policy_arn is None:
-            return Rejected(f"{event_name} without requestParameters.policyArn")
+        if policy_arn is None or not POLICY_ARN.fullmatch(policy_arn):
+            return Rejected(f"{event_name} without a valid requestParameters.policyArn")
         return IamChange(event_id, event_name, time, account, policy_arn=policy_arn)
     role_name = _text(parameters, "roleName")
     if role_name is None:
         return Rejected(f"{event_name} without requestParameters.roleName")
+    if not ROLE_NAME.fullmatch(role_name):
+        return Rejected(f"{event_name} names an invalid role name {role_name[:80]!r}")
     role_arn = None
     response = detail.get("responseElements")
     if isinstance(response, Mapping) and isinstance(response.get("role"), Mapping):

@@ -11,7 +11,6 @@ import json
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -24,14 +23,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from veeam_role_auditor.cloudtrail import IamChange, Rejected, Skipped, parse_event
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.inventory import client_config
-from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, caller_from_context
+from veeam_role_auditor.lambda_app import AuditorApp, ClientCache, LambdaConfig, PowertoolsMetrics, caller_from_context
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-_clients: dict[str, Any] = {}
+client = ClientCache()
 _context: dict[str, LambdaContext] = {}
 
 # The state table also keeps idempotency records (partition key finding_id, TTL on "expiration").
@@ -39,19 +37,8 @@ idempotency = IdempotencyConfig(event_key_jmespath="detail.eventID", expires_aft
 _processors: dict[str, Any] = {}
 
 
-def client(service: str) -> Any:
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=client_config())
-    return _clients[service]
-
-
-class _Metrics:
-    def add_metric(self, name: str, unit: str, value: float) -> None:
-        metrics.add_metric(name=name, unit=unit, value=value)
-
-
 def app() -> AuditorApp:
-    return AuditorApp(LambdaConfig.from_environment(), client, metrics=_Metrics())
+    return AuditorApp(LambdaConfig.from_environment(), client, metrics=PowertoolsMetrics(metrics))
 
 
 def process_change(event: dict[str, Any]) -> dict[str, Any]:

@@ -105,7 +105,7 @@ def make_deployment(
     imports: list[dict[str, Any]] = []
     scan, change = load_handler("scheduled_scan"), load_handler("iam_change")
     for module in (scan, change):
-        module._clients.clear()
+        module.client.created.clear()
         # Powertools keeps metrics in a store shared by every Metrics instance in the process.
         module.metrics.clear_metrics()
     for module in (scan, change):

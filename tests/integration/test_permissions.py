@@ -41,12 +41,13 @@ def record(module: Any) -> set[str]:
         created.meta.events.register_first("before-call.*.*", lambda model, **_: calls.add(f"{prefix}:{model.name}"))
         return created
 
-    for created in module._clients.values():
+    cache = module.client
+    for created in cache.created.values():
         watch(created)
 
     def client(service: str) -> Any:
-        if service in module._clients:
-            return module._clients[service]
+        if service in cache.created:
+            return cache.created[service]
         return watch(make(service))
 
     module.client = client

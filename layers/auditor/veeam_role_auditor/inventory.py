@@ -137,15 +137,7 @@ class Inventory:
             for page in self.iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=arn.name):
                 profiles.extend(profile["Arn"] for profile in page.get("InstanceProfiles", []))
         except ClientError as error:
-            code = error_code(error)
-            if code not in _ACCESS_DENIED and code not in _MISSING:
-                raise
-            return ApplianceState(
-                role_arn=role_arn,
-                in_scanned_account=True,
-                snapshot=snapshot,
-                unavailable_reason=f"could not read the Impersonation role's policies ({code})",
-            )
+            return _unreadable_policies(role_arn, snapshot, error)
         full = replace(
             snapshot,
             inline_policies=tuple(inline),
@@ -160,18 +152,7 @@ class Inventory:
             managed = tuple(self.managed_policy(arn) for arn in snapshot.attached_policy_arns)
             boundary = self.managed_policy(snapshot.boundary_arn) if snapshot.boundary_arn else None
         except ClientError as error:
-            code = error_code(error)
-            if code not in _ACCESS_DENIED and code not in _MISSING:
-                raise
-            return ApplianceState(
-                role_arn=role_arn,
-                in_scanned_account=True,
-                snapshot=snapshot,
-                unavailable_reason=(
-                    f"could not read the Impersonation role's policies ({code}: "
-                    f"{error.response.get('Error', {}).get('Message', '')})"
-                ),
-            )
+            return _unreadable_policies(role_arn, snapshot, error)
         return ApplianceState(
             role_arn=role_arn,
             in_scanned_account=True,
@@ -184,6 +165,20 @@ class Inventory:
         version = self.iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
         document = self.iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
         return NamedPolicy(f"managed policy {policy_arn} ({version})", document)
+
+
+def _unreadable_policies(role_arn: str, snapshot: RoleSnapshot, error: ClientError) -> ApplianceState:
+    """Access denied, or a policy deleted while being read: the identity check is NOT_AVAILABLE."""
+    code = error_code(error)
+    if code not in _ACCESS_DENIED and code not in _MISSING:
+        raise error
+    message = error.response.get("Error", {}).get("Message", "")
+    return ApplianceState(
+        role_arn=role_arn,
+        in_scanned_account=True,
+        snapshot=snapshot,
+        unavailable_reason=f"could not read the Impersonation role's policies ({code}: {message})",
+    )
 
 
 def role_from_details(item: Mapping[str, Any], observed_at: datetime) -> RoleSnapshot:

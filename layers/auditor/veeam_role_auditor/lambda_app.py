@@ -20,7 +20,7 @@ from . import checks
 from .assess import assess_role, assess_untagged_role, prepare_appliances
 from .cloudtrail import POLICY_EVENTS, IamChange
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
-from .inventory import Caller, Inventory
+from .inventory import Caller, Inventory, client_config
 from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
 from .publish import PublishReport, PublishSettings, Scope, make_publisher
@@ -38,6 +38,30 @@ class MetricSink(Protocol):
 class NoMetrics:
     def add_metric(self, name: str, unit: str, value: float) -> None:
         del name, unit, value
+
+
+class PowertoolsMetrics:
+    """Adapts a Powertools ``Metrics`` (keyword arguments) to :class:`MetricSink`."""
+
+    def __init__(self, metrics: Any) -> None:
+        self._metrics = metrics
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        self._metrics.add_metric(name=name, unit=unit, value=value)
+
+
+class ClientCache:
+    """boto3 clients with the auditor's retry configuration, created once per container and reused."""
+
+    def __init__(self) -> None:
+        self.created: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self.created:
+            import boto3
+
+            self.created[service] = boto3.client(service, config=client_config())
+        return self.created[service]
 
 
 @dataclass(frozen=True)

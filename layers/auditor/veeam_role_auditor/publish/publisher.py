@@ -376,10 +376,7 @@ class Publisher:
         if failures:
             # Give back the alerts this run claimed, so the next run sends them at once instead of
             # waiting for the claims to expire; then fail the run (Lambda retries it or alarms).
-            self._parallel(
-                lambda plan: self.state.release_alert(plan.record.finding_id, token),
-                [plan for plan in claimed if plan.record.alert_pending == token],
-            )
+            self._release_alerts([plan for plan in claimed if plan.record.alert_pending == token], token)
             raise failures[0]
         return claimed
 
@@ -402,6 +399,10 @@ class Publisher:
             counts.claimed += 1
             return replace(result, record=written), counts
         return None, counts
+
+    def _release_alerts(self, plans: Sequence[_Plan], token: str) -> None:
+        """Give back alert claims this run could not honour, so the next run sends them at once."""
+        self._parallel(lambda plan: self.state.release_alert(plan.record.finding_id, token), plans)
 
     def _parallel(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         # DynamoDB writes are independent per finding: in parallel, a first scan of 5,000 roles
@@ -504,7 +505,7 @@ class Publisher:
             except (ClientError, BotoCoreError) as error:
                 LOGGER.warning("SNS publish failed (%s); %s alerts will be retried next run", error, len(plans))
                 report.alert_failures += len(plans)
-                self._parallel(lambda plan: self.state.release_alert(plan.record.finding_id, token), plans)
+                self._release_alerts(plans, token)
                 continue
             report.messages_sent += 1
             self._parallel(

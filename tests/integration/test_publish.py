@@ -516,3 +516,29 @@ def test_state_items_hold_both_deliveries(pipeline: Pipeline) -> None:
     assert stored.alert_key == "FAILED|HIGH|ACTIVE"
     assert stored.alert_pending is None
     assert stored.created_at == stored.sh_updated_at == stored.first_observed_at
+
+
+def test_an_unchanged_event_driven_observation_still_outranks_an_older_full_scan(pipeline: Pipeline, iam: Any) -> None:
+    settings = ScanSettings(appliance_role_arns=(pipeline.sample.appliance_role_arn,))
+    role = pipeline.sample.role_arns[MISSING]
+    fix_trust(pipeline, iam)
+    pipeline.run()  # MISSING is PASSED in the state
+    pipeline.received()
+    break_trust(pipeline, iam)
+    slow_scan = scan_account(pipeline.inventory, settings)  # a full scan reads MISSING while it is broken
+    fix_trust(pipeline, iam)
+    event_driven = scan_account(pipeline.inventory, settings)  # the fix's event re-reads it: unchanged
+    scope = Scope(
+        account=pipeline.sample.account,
+        partition="aws",
+        observed_at=event_driven.started_at,
+        role_arns=frozenset({role}),
+    )
+    report = pipeline.publisher().publish([f for f in event_driven.findings if f.role_arn == role], scope)
+    assert (report.unchanged, report.claimed) == (9, 9)  # nothing new, but the observation time is recorded
+    late = Scope(account=pipeline.sample.account, partition="aws", observed_at=slow_scan.started_at, full=True)
+    report = pipeline.publisher().publish(slow_scan.findings, late)
+    assert report.stale == 9  # its view of MISSING is older than the event's
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    assert pipeline.store.load([identifier])[identifier].status == "PASSED"
+    assert pipeline.received() == []  # no false "new failure"

@@ -195,8 +195,12 @@ class Publisher:
         current = {finding.id: finding for finding in findings}
         stored = self._load(current, scope)
         plans: list[_Plan] = []
+        # An event-driven run records even an unchanged observation's time, so a slower full scan that
+        # read the role earlier cannot publish its older view afterwards (a full scan does not: it
+        # would write every finding every hour).
+        touch = not scope.full
         for finding in current.values():
-            plan = self._plan_current(finding, stored.get(finding.id), now, token, report)
+            plan = self._plan_current(finding, stored.get(finding.id), now, token, report, touch)
             if plan is not None:
                 plans.append(plan)
         for previous in stored.values():
@@ -222,7 +226,13 @@ class Publisher:
         return self.state.load(sorted(ids))
 
     def _plan_current(
-        self, finding: Finding, previous: StoredFinding | None, now: datetime, token: str, report: PublishReport
+        self,
+        finding: Finding,
+        previous: StoredFinding | None,
+        now: datetime,
+        token: str,
+        report: PublishReport,
+        touch: bool = False,
     ) -> _Plan | None:
         observed = iso(finding.observed_at)
         if previous is not None and previous.observed_at > observed:
@@ -241,7 +251,7 @@ class Publisher:
             digest=content_digest(finding),
             first_observed_at=previous.first_observed_at if previous else observed,
         )
-        return self._plan(record, previous, finding, now, token, report)
+        return self._plan(record, previous, finding, now, token, report, touch)
 
     def _plan_archive(
         self, previous: StoredFinding, scope: Scope, now: datetime, token: str, report: PublishReport
@@ -261,6 +271,7 @@ class Publisher:
         now: datetime,
         token: str,
         report: PublishReport,
+        touch: bool = False,
     ) -> _Plan | None:
         carried = previous or record
         record = replace(
@@ -293,6 +304,8 @@ class Publisher:
         if same and transition is None:
             if not needs_security_hub:
                 report.unchanged += 1
+                if touch and previous is not None and record.observed_at > previous.observed_at:
+                    return _Plan(record, previous, finding, False, None)
                 return None
             assert previous is not None
             # Imported with this run's observation time: Security Hub ages findings out 90 days after
@@ -424,7 +437,7 @@ class Publisher:
     ) -> _Plan | None:
         """Plan again against the item a concurrent writer just stored."""
         if plan.finding is not None:
-            return self._plan_current(plan.finding, latest, now, token, report)
+            return self._plan_current(plan.finding, latest, now, token, report, not scope.full)
         if latest is None or latest.record_state != "ACTIVE":
             return None
         return self._plan_archive(latest, scope, now, token, report)

@@ -1,0 +1,102 @@
+"""Findings built for Security Hub stay valid ASFF whatever the size of what they describe."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from veeam_role_auditor.model import Finding, RoleSnapshot, finding_id, iso
+from veeam_role_auditor.publish.asff import archived_asff, product_arn, to_asff
+from veeam_role_auditor.publish.asff_rules import FIELD_LIMITS, MAX_FINDING_BYTES, validate_batch, validate_finding
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ROLE_ARN = "arn:aws:iam::111122223333:role/veeam/Repo"
+
+
+def finding(**overrides: object) -> Finding:
+    role = RoleSnapshot(
+        arn=ROLE_ARN,
+        name="Repo",
+        role_id="AROAEXAMPLEROLE000001",
+        path="/veeam/",
+        trust_policy={"Version": "2012-10-17", "Statement": []},
+        tags={"veeam:backup-role": "true"},
+        observed_at=NOW,
+        create_date=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    values: dict[str, object] = {
+        "id": finding_id("aws", "111122223333", "VRA-TRUST-1", ROLE_ARN),
+        "check": "VRA-TRUST-1",
+        "status": "FAILED",
+        "severity": "HIGH",
+        "title": "The Veeam appliance can assume the role: Repo",
+        "description": "The role's trust policy must let the appliance assume it.",
+        "remediation": "Add the statement below.",
+        "role_arn": ROLE_ARN,
+        "account": "111122223333",
+        "partition": "aws",
+        "appliance_role_arns": ("arn:aws:iam::111122223333:role/veeam/Imp",),
+        "observed_at": NOW,
+        "role": role,
+        "details": ("no Allow statement grants sts:AssumeRole",),
+        "statement_to_add": {"Sid": "VeeamApplianceAssumeRole", "Effect": "Allow"},
+        "corrected_policy": {"Version": "2012-10-17", "Statement": []},
+    }
+    values.update(overrides)
+    return Finding(**values)  # type: ignore[arg-type]
+
+
+def build(item: Finding) -> dict[str, object]:
+    stamp = iso(NOW)
+    return to_asff(item, region="eu-west-1", created_at=stamp, first_observed_at=stamp, updated_at=stamp)
+
+
+def test_a_regular_finding_is_valid_asff() -> None:
+    document = build(finding())
+    assert validate_finding(document) == []
+    assert document["ProductArn"] == product_arn("aws", "eu-west-1", "111122223333")
+    assert document["ProductArn"] == "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default"
+
+
+def test_oversized_content_is_shortened_not_rejected() -> None:
+    huge_policy = {"Version": "2012-10-17", "Statement": [{"Sid": "S" * 200_000}]}
+    role = finding().role
+    assert role is not None
+    big_role = RoleSnapshot(
+        **{**role.__dict__, "trust_policy": huge_policy, "tags": {f"k{i}": "v" * 300 for i in range(60)}}
+    )
+    item = finding(
+        title="T" * 1000,
+        description="D" * 5000,
+        remediation="R" * 5000,
+        details=tuple("detail " * 100 for _ in range(50)),
+        corrected_policy=huge_policy,
+        role=big_role,
+    )
+    document = build(item)
+    assert validate_finding(document) == []
+    assert len(document["Title"]) == FIELD_LIMITS["Title"]  # type: ignore[arg-type]
+    assert len(document["Description"]) == FIELD_LIMITS["Description"]  # type: ignore[arg-type]
+    assert len(json.dumps(document).encode()) < MAX_FINDING_BYTES
+    details = document["Resources"][0]["Details"]["AwsIamRole"]  # type: ignore[index]
+    assert "AssumeRolePolicyDocument" not in details  # longer than ASFF allows: left out, not cut
+    assert document["ProductFields"]["veeam-role-auditor/CorrectedTrustPolicy"].startswith("too long")  # type: ignore[index]
+    assert len(document["Resources"][0]["Tags"]) == 50  # type: ignore[index]
+
+
+def test_archived_findings_are_valid_asff_too() -> None:
+    stamp = iso(NOW)
+    document = archived_asff(
+        finding_id=finding_id("aws", "111122223333", "VRA-TRUST-3", ROLE_ARN),
+        check="VRA-TRUST-3",
+        role_arn=ROLE_ARN,
+        account="111122223333",
+        status="FAILED",
+        severity="CRITICAL",
+        region="eu-west-1",
+        created_at=stamp,
+        first_observed_at=stamp,
+        updated_at=stamp,
+    )
+    assert validate_batch([document, build(finding())]) == []
+    assert (document["RecordState"], document["Compliance"]) == ("ARCHIVED", {"Status": "FAILED"})

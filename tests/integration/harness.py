@@ -12,30 +12,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import EVENTS, ROOT
+from veeam_role_auditor.lambda_app import LocalContext
 from veeam_role_auditor.publish.state import create_table
 from veeam_role_auditor.sample_account import SampleAccount
 
 TABLE = "veeam-role-auditor-state"
 ACCOUNT = "123456789012"  # moto's default account, as in events/
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the context object Lambda passes to a Python handler."""
-
-    function_name: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    aws_request_id: str = "3b1d2c2e-1a0f-4c55-9d55-0c2f3f1b6a11"
-    log_group_name: str = "/aws/lambda/test"
-    log_stream_name: str = "2026/11/28/[$LATEST]0123456789abcdef"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
 
 
 @dataclass
@@ -49,10 +31,10 @@ class Deployment:
     imports: list[dict[str, Any]]
 
     def scheduled(self, event: Any) -> Any:
-        return self.scan.lambda_handler(event, LambdaContext("veeam-role-auditor-ScheduledScan"))
+        return self.scan.lambda_handler(event, LocalContext("veeam-role-auditor-ScheduledScan"))
 
     def iam_change(self, event: Any) -> Any:
-        return self.change.lambda_handler(event, LambdaContext("veeam-role-auditor-IamChange"))
+        return self.change.lambda_handler(event, LocalContext("veeam-role-auditor-IamChange"))
 
     def rechecks(self) -> list[dict[str, Any]]:
         messages = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", [])

@@ -19,7 +19,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
@@ -31,6 +30,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .checks import CATALOGUE
+from .lambda_app import LocalContext
 from .sample_account import APPLIANCE_NAME, create_sample_account
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,28 +42,6 @@ SEVERITY_STYLE = {"CRITICAL": "bold white on red", "HIGH": "bold red", "MEDIUM":
 
 class DemoFailed(Exception):
     """A step did not show what it should."""
-
-
-@dataclass
-class Context:
-    """The attributes of the context object Lambda passes to a Python handler."""
-
-    function_name: str
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/demo"
-    log_stream_name: str = "demo"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
-
-    @property
-    def aws_request_id(self) -> str:
-        return str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def expect(condition: bool, message: str) -> None:
@@ -181,7 +159,7 @@ class Story:
     def scheduled_scan(self, *, first: bool) -> dict[str, Any]:
         with redirect_stdout(StringIO()):  # Powertools logs go to stdout as JSON lines
             summary: dict[str, Any] = self.scan_handler.lambda_handler(
-                event("scheduled_scan.json"), Context("veeam-role-auditor-ScheduledScan")
+                event("scheduled_scan.json"), LocalContext("veeam-role-auditor-ScheduledScan")
             )
         if first:
             expect(summary["roles_in_scope"] == 9, f"expected 9 roles in scope, got {summary['roles_in_scope']}")
@@ -307,7 +285,7 @@ class Story:
         record["detail"]["eventID"] = str(uuid.uuid4())
         record["detail"]["requestParameters"] = {"roleName": HEALTHY, "policyDocument": text}
         with redirect_stdout(StringIO()):
-            result = self.change_handler.lambda_handler(record, Context("veeam-role-auditor-IamChange"))
+            result = self.change_handler.lambda_handler(record, LocalContext("veeam-role-auditor-IamChange"))
         expect(result.get("status") == "evaluated", f"iam_change did not evaluate the role: {result}")
 
     def process_recheck(self) -> None:
@@ -317,7 +295,7 @@ class Story:
         record = dict(record, messageId=messages[0]["MessageId"], body=messages[0]["Body"])
         with redirect_stdout(StringIO()):
             response = self.change_handler.lambda_handler(
-                {"Records": [record]}, Context("veeam-role-auditor-IamChange")
+                {"Records": [record]}, LocalContext("veeam-role-auditor-IamChange")
             )
         self.sqs.delete_message(QueueUrl=self.recheck_queue, ReceiptHandle=messages[0]["ReceiptHandle"])
         expect(response == {"batchItemFailures": []}, f"the re-check failed: {response}")

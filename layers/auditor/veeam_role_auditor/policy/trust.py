@@ -10,9 +10,8 @@ answer "conditional", never a guess.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .arn import AwsPrincipal, PrincipalKind, RoleArn, parse_role_arn
 from .conditions import StatementInvalidError, evaluate_clause, unknown_reason
@@ -40,9 +39,12 @@ _ANSWER = {Tri.TRUE: "yes", Tri.UNKNOWN: "conditional", Tri.FALSE: "no"}
 _DECISIVE = {"yes": {"allow"}, "conditional": {"unknown"}, "denied": {"deny"}, "no": {"none"}}
 
 
-@dataclass(frozen=True, slots=True)
-class TrustVerdict:
-    """The answer for one trust policy. ``to_dict`` gives exactly the four documented keys."""
+class TrustVerdict(NamedTuple):
+    """The answer for one trust policy. ``to_dict`` gives exactly the four documented keys.
+
+    A NamedTuple rather than a frozen dataclass: immutable as well, and several times cheaper to build,
+    which matters at tens of thousands of evaluations per second.
+    """
 
     appliance_can_assume: Answer
     via: Via | None
@@ -133,28 +135,32 @@ class _TrustEvaluation:
                 foreign,
                 accounts,
             )
-        allows: list[tuple[Tri, Via | None, Statement]] = []
-        denies: list[tuple[Tri, Statement]] = []
+        # One pass: the strongest Allow (and its most specific principal form) and the strongest Deny.
+        allow = deny = Tri.FALSE
+        via: Via | None = None
+        blocking: list[int] = []
         for statement in policy.statements:
             if not action_applies(statement):
                 continue
             if statement.effect == "Allow":
-                outcome, via = self._allow_applies(statement)
-                if outcome is not Tri.FALSE:
-                    allows.append((outcome, via, statement))
+                outcome, form = self._allow_applies(statement)
+                if outcome > allow or (
+                    outcome is allow and outcome is not Tri.FALSE and _SPECIFICITY[form] > _SPECIFICITY[via]
+                ):
+                    allow, via = outcome, form
             else:
                 outcome = self._deny_applies(statement)
                 if outcome is not Tri.FALSE:
-                    denies.append((outcome, statement))
+                    blocking.append(statement.position)
+                    deny = max(deny, outcome)
 
-        deny = max((outcome for outcome, _ in denies), default=Tri.FALSE)
-        allow = max((outcome for outcome, _, _ in allows), default=Tri.FALSE)
         notes = self.notes
         if deny is Tri.TRUE:
             answer: Answer = "no"
             via = None
+            decisive = "denied"
         elif allow is Tri.FALSE:
-            answer, via = "no", None
+            answer, via, decisive = "no", None, "no"
             notes.append(
                 (
                     "none",
@@ -163,21 +169,14 @@ class _TrustEvaluation:
                 )
             )
         else:
-            answer = _ANSWER[min(allow, ~deny)]  # type: ignore[assignment]
-            candidates = [v for outcome, v, _ in allows if outcome is allow]
-            via = max(candidates, key=lambda v: _SPECIFICITY[v])
-        first = _DECISIVE[answer if answer != "no" or deny is not Tri.TRUE else "denied"]
-        reasons = [text for kind, text in sorted(notes, key=lambda note: note[0] not in first)]
+            answer = decisive = _ANSWER[min(allow, ~deny)]  # type: ignore[assignment]
+        if len(notes) > 1:
+            first = _DECISIVE[decisive]
+            notes.sort(key=lambda note: note[0] not in first)  # stable: statement order otherwise
+        reasons = [text for _, text in notes]
+        reasons.extend(risk_reasons)
         return TrustVerdict(
-            appliance_can_assume=answer,
-            via=via,
-            risks=frozenset(risks),
-            reasons=tuple(reasons + risk_reasons),
-            errors=(),
-            deleted_principal_ids=deleted,
-            foreign_accounts=foreign,
-            account_principals=accounts,
-            blocking_denies=tuple(statement.position for _, statement in denies),
+            answer, via, frozenset(risks), tuple(reasons), (), deleted, foreign, accounts, tuple(blocking)
         )
 
     def _allow_applies(self, statement: Statement) -> tuple[Tri, Via | None]:

@@ -24,6 +24,7 @@ from .policy import (
     evaluate_trust,
     make_appliance,
     parse_policy,
+    parse_role_arn,
 )
 from .remediation import (
     corrected_trust_policy,
@@ -143,8 +144,11 @@ def assess_untagged_role(
     """
     if settings.tag_value(role.tags) is not None or not role.path.startswith(settings.path_prefix):
         return None
+    trust = parse_policy(role.trust_policy, "trust")
+    if not _names_an_appliance_role(trust, appliances):
+        return None  # most untagged roles: no need to evaluate them at all
     for state in appliances:
-        evaluated = _evaluate(role, state, settings, now)
+        evaluated = _evaluate(role, state, settings, now, trust)
         verdict = evaluated.verdict
         if verdict.via == "role_arn" and verdict.appliance_can_assume != "no":
             build = _Builder(role, appliances, evaluated.appliance)
@@ -253,12 +257,27 @@ def _account_wide_finding(build: _Builder, evaluated: list[_Evaluated], role: Ro
     for item in evaluated:
         account = item.appliance.account
         if account in item.verdict.account_principals:
-            corrected = with_role_instead_of_account(role.trust_policy, account, item.appliance.role.arn)
+            corrected = with_role_instead_of_account(
+                role.trust_policy, account, item.appliance.role.arn, known_valid="malformed" not in item.verdict.risks
+            )
             details = [
                 f"the trust policy names the whole account {account}; naming {item.appliance.role.arn} is enough"
             ]
             return build.finding(checks.ACCOUNT_WIDE, "FAILED", details, corrected=corrected)
     return build.finding(checks.ACCOUNT_WIDE, "PASSED", ["the trust policy names no appliance account as a whole"])
+
+
+def _names_an_appliance_role(trust: PolicyDocument, appliances: Sequence[ApplianceState]) -> bool:
+    """Whether an Allow names an appliance role by ARN, unique id or session (a cheap pre-check)."""
+    names = {parse_role_arn(state.role_arn).name.lower() for state in appliances}
+    ids = {state.role_id for state in appliances if state.role_id}
+    for statement in trust.statements:
+        if statement.effect != "Allow" or statement.principal is None:
+            continue
+        for principal in statement.principal.aws:
+            if principal.raw in ids or (principal.name or "").lower() in names:
+                return True
+    return False
 
 
 def _reasons_for(verdict: TrustVerdict, risk: str) -> list[str]:

@@ -46,8 +46,9 @@ def corrected_trust_policy(
     Returns the document unchanged (normalised to a dict) when the appliance can already assume it.
     Raises ``ValueError`` if no correction can be shown to work (not expected to happen).
     """
-    corrected = _base_document(document)
-    if current is None or "malformed" in current.risks:
+    known_valid = current is not None and "malformed" not in current.risks
+    corrected = _base_document(document, known_valid=known_valid)
+    if current is None or not known_valid:
         current = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
     verdict = current
     if verdict.blocking_denies:
@@ -88,9 +89,11 @@ def without_deleted_principals(document: object, deleted_ids: tuple[str, ...]) -
     return corrected
 
 
-def with_role_instead_of_account(document: object, account: str, appliance_role_arn: str) -> dict[str, Any]:
+def with_role_instead_of_account(
+    document: object, account: str, appliance_role_arn: str, *, known_valid: bool = False
+) -> dict[str, Any]:
     """Replace the appliance account's root principal with the Impersonation role ARN in Allows."""
-    corrected = _base_document(document)
+    corrected = _base_document(document, known_valid=known_valid)
     for statement in corrected["Statement"]:
         principal = statement.get("Principal")
         if statement.get("Effect") != "Allow" or not isinstance(principal, dict) or "AWS" not in principal:
@@ -118,7 +121,7 @@ def policy_diff(before: object, after: dict[str, Any], name: str) -> str:
 # ---------------------------------------------------------------------- helpers
 
 
-def _base_document(document: object) -> dict[str, Any]:
+def _base_document(document: object, *, known_valid: bool = False) -> dict[str, Any]:
     """A deep copy with Statement as a list, keeping only the statements IAM would accept.
 
     (A document in force in IAM is always valid; invalid ones only come from files given to the CLI.)
@@ -130,7 +133,7 @@ def _base_document(document: object) -> dict[str, Any]:
         raw = {}
     body = raw.get("Statement", [])
     statements = [body] if isinstance(body, dict) else list(body) if isinstance(body, list) else []
-    if statements and not parse_policy(raw, "trust").malformed:
+    if statements and (known_valid or not parse_policy(raw, "trust").malformed):
         valid = statements
     else:
         valid = [

@@ -62,7 +62,8 @@ def populate(iam: Any, count: int) -> str:
     return str(appliance)
 
 
-def measure(run: Callable[[], object], *clients: Any) -> Measurement:
+def measure(run: Callable[[], object], *clients: Any, repeat: int = 1) -> Measurement:
+    """Best wall time of ``repeat`` runs, and the API calls of one run."""
     calls = [0]
 
     def count(**_: Any) -> None:
@@ -70,9 +71,13 @@ def measure(run: Callable[[], object], *clients: Any) -> Measurement:
 
     for client in clients:
         client.meta.events.register("before-call.*.*", count)
-    start = time.perf_counter()
-    run()
-    return Measurement(time.perf_counter() - start, calls[0])
+    best = float("inf")
+    for _ in range(repeat):
+        calls[0] = 0
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return Measurement(best, calls[0])
 
 
 class ListedInventory(Inventory):
@@ -95,7 +100,7 @@ def floor(iam: Any) -> int:
     return sum(len(page["RoleDetailList"]) for page in pages)
 
 
-def bench(count: int) -> dict[str, Any]:
+def bench(count: int, repeat: int) -> dict[str, Any]:
     with moto_server() as endpoint:
 
         def client(service: str) -> Any:
@@ -108,11 +113,11 @@ def bench(count: int) -> dict[str, Any]:
 
         iam, sts = client("iam"), client("sts")
         scanned: list[Any] = []
-        scan = measure(lambda: scanned.append(scan_account(Inventory(iam, sts), settings)), iam, sts)
+        scan = measure(lambda: scanned.append(scan_account(Inventory(iam, sts), settings)), iam, sts, repeat=repeat)
         iam, sts = client("iam"), client("sts")
         baseline = measure(lambda: scan_account(ListedInventory(iam, sts), settings), iam, sts)
         iam = client("iam")
-        bare = measure(lambda: floor(iam), iam)
+        bare = measure(lambda: floor(iam), iam, repeat=repeat)
     result = scanned[0]
     return {
         "roles": count,
@@ -128,9 +133,13 @@ def bench(count: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--roles", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--repeat", type=int, default=3, help="best of N for the scan and the floor")
     args = parser.parse_args()
-    rows = [bench(count) for count in args.roles]
-    print("moto server on 127.0.0.1; half the roles tagged for Veeam, plus the appliance role")
+    rows = [bench(count, args.repeat) for count in args.roles]
+    print(
+        f"moto server on 127.0.0.1; half the roles tagged for Veeam, plus the appliance role; "
+        f"scan and floor: best of {args.repeat}, per-role baseline: once"
+    )
     print(
         f"{'roles':>6} {'scope':>6} {'findings':>8} | {'scan s':>7} {'calls':>5} | {'per-role s':>10} {'calls':>6}"
         f" | {'floor s':>7} {'calls':>5} | {'speedup':>7} {'vs floor':>8} | {'call goal':>9}"

@@ -3,24 +3,30 @@
 ``AccountModel`` is the oracle. It knows nothing of the policy engine: every role's trust policy is one
 of a few *templates* whose result for every check is written down in ``TEMPLATES`` (from the checks
 catalogue's semantics; tests/integration/test_model_based.py pins the table against the product once,
-outside the runs), the appliance's permissions are one boolean (its inline policy ``AssumeVeeamRoles``
-present or not), and alerts follow the documented transition rules (new failure, severity change,
-resolved, archived; at or above the minimum severity, the previously alerted one for resolved and
-archived).
+outside the runs), the appliance is two booleans (its inline policy ``AssumeVeeamRoles`` present, and
+the role in its instance profile), and alerts follow the documented transition rules (new failure,
+severity change, resolved, archived; at or above the minimum severity, for resolved and archived the
+previously alerted one). Like the publisher, the oracle records a transition below the threshold as
+what subscribers now know, silently, and measures the next transition from there.
 
 ``World`` drives the real Lambda handlers on moto (in-process ``mock_aws``): each round changes IAM at
 random through boto3, delivers what the deployed functions would receive (the CloudTrail event of a
 change, sometimes twice, sometimes not at all; the delayed re-checks from the SQS queue, shuffled,
 batched and sometimes duplicated; a scheduled scan whenever a change was not delivered), and then
 compares Security Hub (the last import per finding id) and the alerts received through an SNS->SQS
-subscription with the oracle. The first divergence raises :class:`Divergence` with the seed, the round,
-the round's change log and the diff.
+subscription with the oracle. All of a round's changes are made before its deliveries, so every
+delivery reads the round's final IAM state. A duplicate CloudTrail event (same eventID) must return the
+first answer and make no IAM, Security Hub, SNS or SQS call. A last, settling round (leftover duplicates,
+every queued re-check and a scan, with no change) must import and alert nothing. The first divergence
+raises :class:`Divergence` with the seed, the round, the round's change log and the diff.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib.util
+import io
 import json
 import random
 import sys
@@ -224,17 +230,24 @@ def role_expectations(template: Template, *, tagged: bool, appliance_allows: boo
 
 
 class AccountModel:
-    """The oracle: the account as the test changed it, the findings it implies, and the alerts due."""
+    """The oracle: the account as the test changed it, the findings it implies, and the alerts due.
+
+    ``told`` is, per finding id, the state subscribers were last told about: updated when an alert is due,
+    or when nothing changed that they should hear of; a transition below the minimum severity leaves it.
+    """
 
     def __init__(self, min_alert_severity: str = "MEDIUM") -> None:
         self.roles: dict[str, RoleState] = {}
         self.appliance_allows = True
+        self.appliance_in_profile = True
         self.min_alert_severity = min_alert_severity
         self.told: dict[str, Told] = {}
 
     def expected(self) -> dict[str, Expectation]:
         """Finding id -> (status, severity) of every finding that must be active in Security Hub."""
-        findings: dict[str, Expectation] = {finding_id(APPLIANCE_CHECK, APPLIANCE_ARN): PASSED}
+        # No instance profile: no EC2 instance can use the Impersonation role (VRA-APPLIANCE-1, CRITICAL).
+        appliance = PASSED if self.appliance_in_profile else ("FAILED", "CRITICAL")
+        findings: dict[str, Expectation] = {finding_id(APPLIANCE_CHECK, APPLIANCE_ARN): appliance}
         for role in self.roles.values():
             results = role_expectations(
                 TEMPLATES[role.template], tagged=role.tag is not None, appliance_allows=self.appliance_allows
@@ -246,7 +259,7 @@ class AccountModel:
         """The alerts due since the last call, (finding id, transition): what subscribers must receive.
 
         Compares what subscribers were told with the expected state, per finding, following the
-        documented rules, and records the new state as told (alerted or below the threshold alike).
+        documented rules, and records the new state as told when they are told (or had nothing to hear).
         """
         expected = self.expected()
         alerts: list[tuple[str, Kind]] = []
@@ -261,7 +274,7 @@ class AccountModel:
                 if was_failing:
                     kind = "archived"
                 alert_severity = old.severity  # a problem going away counts at its alerted severity
-                self.told[identifier] = Told(old.status, old.severity, active=False)
+                told = Told(old.status, old.severity, active=False)
             else:
                 status, severity = new
                 failing = status in FAILING
@@ -273,9 +286,14 @@ class AccountModel:
                     kind, alert_severity = "resolved", old.severity
                 elif failing and was_failing and old is not None and (old.status, old.severity) != new:
                     kind = "severity_change"
-                self.told[identifier] = Told(status, severity, active=True)
-            if kind is not None and SEVERITY_RANK[alert_severity] >= SEVERITY_RANK[self.min_alert_severity]:
+                told = Told(status, severity, active=True)
+            due = kind is not None and SEVERITY_RANK[alert_severity] >= SEVERITY_RANK[self.min_alert_severity]
+            if due:
+                assert kind is not None
                 alerts.append((identifier, kind))
+            # Subscribers' knowledge changes only when they are told, or when there was nothing to tell.
+            if due or kind is None:
+                self.told[identifier] = told
         return alerts
 
 
@@ -318,8 +336,9 @@ def _event_template(name: str) -> dict[str, Any]:
     return loaded
 
 
-@dataclass
+@dataclass(frozen=True)
 class SecurityHubRecord:
+    identifier: str
     record_state: str
     status: str
     severity: str
@@ -341,23 +360,9 @@ class SecurityHubView:
         client.meta.events.register("after-call.securityhub.BatchImportFindings", self._after)
 
     def _before(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["model_based_findings"] = copy.deepcopy(params.get("Findings", []))
-
-    def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        documents: list[dict[str, Any]] = context.pop("model_based_findings", [])
-        failed = {str(item.get("Id")) for item in parsed.get("FailedFindings", [])}
-        if failed:
-            self.problems.append(f"BatchImportFindings failed for {sorted(failed)[:5]} ({len(failed)})")
-        ids = Counter(str(document["Id"]) for document in documents)
-        repeated = sorted(identifier for identifier, count in ids.items() if count > 1)
-        if repeated:
-            self.problems.append(f"one BatchImportFindings call carries the same Id twice: {repeated[:5]}")
-        for document in documents:
-            identifier = str(document["Id"])
-            if identifier in failed:
-                continue
-            self.imports += 1
-            record = SecurityHubRecord(
+        context["model_based_findings"] = [
+            SecurityHubRecord(
+                identifier=str(document["Id"]),
                 record_state=str(document.get("RecordState")),
                 status=str(document.get("Compliance", {}).get("Status")),
                 severity=str(document.get("Severity", {}).get("Label")),
@@ -365,6 +370,23 @@ class SecurityHubView:
                 check=str(document.get("ProductFields", {}).get("veeam-role-auditor/CheckCode")),
                 resource=str((document.get("Resources") or [{}])[0].get("Id")),
             )
+            for document in params.get("Findings", [])
+        ]
+
+    def _after(self, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        records: list[SecurityHubRecord] = context.pop("model_based_findings", [])
+        failed = {str(item.get("Id")) for item in parsed.get("FailedFindings", [])}
+        if failed:
+            self.problems.append(f"BatchImportFindings failed for {sorted(failed)[:5]} ({len(failed)})")
+        ids = Counter(record.identifier for record in records)
+        repeated = sorted(identifier for identifier, count in ids.items() if count > 1)
+        if repeated:
+            self.problems.append(f"one BatchImportFindings call carries the same Id twice: {repeated[:5]}")
+        for record in records:
+            identifier = record.identifier
+            if identifier in failed:
+                continue
+            self.imports += 1
             previous = self.findings.get(identifier)
             # Security Hub ignores an update whose UpdatedAt is not later than the stored one
             # ("BatchImportFindings for finding providers"): it would keep the previous state.
@@ -435,6 +457,7 @@ class RoundStats:
     findings_active: int = 0
     findings_compared: int = 0
     alerts: int = 0
+    digests: int = 0
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -469,6 +492,7 @@ class RunStats:
             "full_scans",
             "findings_compared",
             "alerts",
+            "digests",
         )
         result: dict[str, float | int] = {"seed": self.seed, "roles": self.roles, "rounds": len(self.rounds)}
         result.update({name: self.total(name) for name in names})
@@ -483,6 +507,9 @@ class Knobs:
 
     changes_per_round: tuple[int, int] = (4, 10)
     event_delivered: float = 0.7
+    all_delivered_round: float = 0.0
+    """Per round: every change delivered by event, so no scan is forced and the event path alone must
+    reach the oracle's state (0 draws nothing: runs recorded before this knob replay unchanged)."""
     duplicate: float = 0.2
     duplicate_late: float = 0.3
     """Of the duplicates: delivered in the next round instead of this one."""
@@ -492,6 +519,8 @@ class Knobs:
     extra_scan: float = 0.25
     appliance_toggle: float = 0.12
     """Per round: remove (or restore) the appliance's inline policy."""
+    instance_profile_toggle: float = 0.0
+    """Per round: take the appliance role out of (or back into) its instance profile (0 draws nothing)."""
     tagged_at_creation: float = 0.75
     other_path: float = 0.1
     reuse_deleted_name: float = 0.3
@@ -523,7 +552,7 @@ class World:
         seed: int,
         roles: int,
         setenv: Callable[[str, str], None],
-        unsetenv: Callable[[str], None],
+        unsetenv: Callable[[str], object],
         min_alert_severity: str = "MEDIUM",
         digest_threshold: int = 100_000,
         knobs: Knobs | None = None,
@@ -546,6 +575,7 @@ class World:
         self._log: list[str] = []
         self._round: RoundStats = RoundStats(0)
         self._clock = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+        self.handler_output = io.StringIO()
 
         self.iam = boto3.client("iam", region_name=REGION)
         self.sqs = boto3.client("sqs", region_name=REGION)
@@ -573,7 +603,6 @@ class World:
             "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
             "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
             "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
         for name, value in environment.items():
@@ -587,8 +616,8 @@ class World:
         self.change = load_handler("iam_change", tag)
         self.hub = SecurityHubView()
         self.counter = CallCounter()
+        # Freshly loaded modules have fresh client caches: every client below is created in this mock.
         for module in (self.scan, self.change):
-            module._clients.clear()
             self.hub.attach(module.client("securityhub"))
         for service in ("iam", "securityhub", "sns", "sqs", "dynamodb", "lambda"):
             self.counter.attach(self.change.client(service), service)
@@ -596,22 +625,42 @@ class World:
     # ------------------------------------------------------------------ running
 
     def run(self, rounds: int) -> RunStats:
-        """The initial population and scan (round 0), then ``rounds`` random rounds; raises on divergence."""
+        """The initial population and scan (round 0), ``rounds`` random rounds, then a settling round.
+
+        Raises :class:`Divergence` at the first difference from the oracle.
+        """
         self.initial_round()
         for number in range(1, rounds + 1):
             self.run_round(number)
+        self.settle()
         return self.stats
 
+    def settle(self) -> RoundStats:
+        """Nothing changed: every queued re-check and a scheduled scan must import and alert nothing."""
+        self.begin_round(len(self.stats.rounds))
+        self._log.append("settle: every queued re-check, then a scheduled scan, with no change in IAM")
+        imports = self.hub.imports
+        for event in self._late:
+            self._deliver_event(event)
+        self._late = []
+        self.drain_rechecks()
+        self.scheduled_scan()
+        if self.hub.imports != imports:
+            self.hub.problems.append(
+                f"{self.hub.imports - imports} findings imported again although nothing changed (steady state)"
+            )
+        return self.end_round()
+
     def initial_round(self) -> RoundStats:
-        self._start_round(0)
+        self.begin_round(0)
         for _ in range(self.initial_roles):
-            self._create_role(log=False)
+            self._create_random_role()
         self._log.append(f"{self.initial_roles} roles created; first scheduled scan")
-        self._scheduled_scan()
-        return self._finish_round()
+        self.scheduled_scan()
+        return self.end_round()
 
     def run_round(self, number: int) -> RoundStats:
-        self._start_round(number)
+        self.begin_round(number)
         knobs, rng = self.knobs, self.rng
         changes: list[Change] = []
         for _ in range(rng.randint(*knobs.changes_per_round)):
@@ -619,15 +668,18 @@ class World:
             if change is not None:
                 changes.append(change)
         if rng.random() < knobs.appliance_toggle:
-            changes.append(self._toggle_appliance())
+            changes.append(self.toggle_appliance())
+        if knobs.instance_profile_toggle > 0 and rng.random() < knobs.instance_profile_toggle:
+            changes.append(self.toggle_instance_profile())
         self._round.changes = len(changes)
 
         deliveries: list[tuple[str, dict[str, Any] | None]] = [("event", event) for event in self._late]
         self._round.late_duplicates = len(self._late)
         self._late = []
         undelivered = False
+        all_delivered = knobs.all_delivered_round > 0 and rng.random() < knobs.all_delivered_round
         for change in changes:
-            if rng.random() >= knobs.event_delivered:
+            if not all_delivered and rng.random() >= knobs.event_delivered:
                 change.delivery = "not delivered (left for the scan)"
                 undelivered = True
                 continue
@@ -646,24 +698,24 @@ class World:
 
         for kind, event in deliveries:
             if kind == "drain":
-                self._drain_rechecks()
+                self.drain_rechecks()
             else:
                 assert event is not None
                 self._deliver_event(event)
         if rng.random() < knobs.final_drain:
-            self._drain_rechecks()
+            self.drain_rechecks()
         if undelivered or rng.random() < knobs.extra_scan:
-            self._scheduled_scan()
-        return self._finish_round()
+            self.scheduled_scan()
+        return self.end_round()
 
     # ------------------------------------------------------------------ the round's end: compare
 
-    def _start_round(self, number: int) -> None:
+    def begin_round(self, number: int) -> None:
         self._round = RoundStats(number)
         self._log = []
         self._began = time.perf_counter()
 
-    def _finish_round(self) -> RoundStats:
+    def end_round(self) -> RoundStats:
         stats = self._round
         received = self._read_alerts()
         due = self.model.advance()
@@ -734,14 +786,29 @@ class World:
 
     # ------------------------------------------------------------------ deliveries
 
-    def _context(self, function: str) -> LambdaContext:
-        return LambdaContext(function, aws_request_id=str(uuid.UUID(int=self.rng.getrandbits(128))))
+    def deliver(self, change: Change, *, twice: bool = False) -> None:
+        """Deliver a change's CloudTrail event now (twice: the same eventID again right after)."""
+        change.delivery = "event twice" if twice else "event"
+        self._log.append(change.describe())
+        self._deliver_event(change.event)
+        if twice:
+            self._deliver_event(copy.deepcopy(change.event))
+
+    def _invoke(self, module: ModuleType, event: dict[str, Any], function: str) -> dict[str, Any]:
+        """Call a handler as Lambda does; what it prints (its metrics, one EMF line per call) is kept aside."""
+        context = LambdaContext(function, aws_request_id=str(uuid.UUID(int=self.rng.getrandbits(128))))
+        with contextlib.redirect_stdout(self.handler_output):
+            result: dict[str, Any] = module.lambda_handler(event, context)
+        if self.handler_output.tell() > 1_000_000:
+            self.handler_output.seek(0)
+            self.handler_output.truncate()
+        return result
 
     def _deliver_event(self, event: dict[str, Any]) -> None:
         event_id = str(event["detail"]["eventID"])
         name = f"{event['detail']['eventName']}({event['detail']['requestParameters'].get('roleName')})"
         before = self.counter.snapshot()
-        result = self.change.lambda_handler(copy.deepcopy(event), self._context(CHANGE_FUNCTION))
+        result = self._invoke(self.change, copy.deepcopy(event), CHANGE_FUNCTION)
         calls = self.counter.snapshot() - before
         if event_id in self._results:
             self._round.duplicates += 1
@@ -765,7 +832,7 @@ class World:
         if result.get("status") not in ("evaluated", "skipped"):
             raise Divergence(self._report([f"event {name} answered {result}"]))
 
-    def _drain_rechecks(self) -> None:
+    def drain_rechecks(self) -> None:
         messages: list[dict[str, Any]] = []
         while batch := self.sqs.receive_message(
             QueueUrl=self.recheck_queue, MaxNumberOfMessages=10, AttributeNames=["All"]
@@ -796,7 +863,7 @@ class World:
         self._log.append(f"  re-check queue drained: {len(messages)} messages in {len(batches)} batches")
         for chosen in batches:
             bodies = [json.loads(record["body"]) for record in chosen]
-            response = self.change.lambda_handler({"Records": chosen}, self._context(CHANGE_FUNCTION))
+            response = self._invoke(self.change, {"Records": chosen}, CHANGE_FUNCTION)
             self._round.recheck_batches += 1
             self._round.rechecks += len(chosen)
             self._round.full_scans += sum(1 for body in bodies if body.get("full_scan") is True)
@@ -824,11 +891,11 @@ class World:
             "awsRegion": REGION,
         }
 
-    def _scheduled_scan(self) -> None:
+    def scheduled_scan(self) -> None:
         event = _event_template("scheduled_scan.json")
         event["id"] = str(uuid.UUID(int=self.rng.getrandbits(128)))
         event["time"] = self._now()
-        result = self.scan.lambda_handler(event, self._context(SCAN_FUNCTION))
+        result = self._invoke(self.scan, event, SCAN_FUNCTION)
         self._round.scans += 1
         self._round.full_scans += 1
         self._log.append(f"  scheduled scan: {_brief(result)}")
@@ -857,6 +924,7 @@ class World:
             if machine["transition"] != kind:
                 self.hub.problems.append(f"alert attribute {kind} but body {machine['transition']}")
             return [(str(machine["finding_id"]), machine["transition"])]
+        self._round.digests += 1
         if isinstance(machine, dict):
             self.hub.problems.append(f"digest truncated to {machine.get('truncated_to')} changes")
             machine = machine["changes"]
@@ -870,9 +938,9 @@ class World:
         tagged = [role for role in roles if role.tag is not None]
         untagged = [role for role in roles if role.tag is None]
         if kind == "create" or not roles:
-            return self._create_role(log=True)
+            return self._create_random_role()
         if kind == "delete":
-            return self._delete_role(self.rng.choice(roles))
+            return self.delete_role(self.rng.choice(roles).name)
         if kind == "tag" and untagged:
             return self._tag_role(self.rng.choice(untagged))
         if kind == "untag" and tagged:
@@ -885,7 +953,7 @@ class World:
             return self._update_role(self.rng.choice(roles))
         return self._edit_trust(self.rng.choice(roles))
 
-    def _create_role(self, *, log: bool) -> Change:
+    def _create_random_role(self) -> Change:
         knobs, rng = self.knobs, self.rng
         if self._deleted and rng.random() < knobs.reuse_deleted_name:
             name = rng.choice(sorted(self._deleted))
@@ -901,6 +969,12 @@ class World:
             role.tag = (self._tag_key(), self._tag_value())
         if rng.random() < 0.2:
             role.other_tags["team"] = rng.choice(["backup", "storage", "apps"])
+        return self.create_role(role)
+
+    def create_role(self, role: RoleState) -> Change:
+        """Create exactly this role in IAM and in the model; returns the change with its CreateRole event."""
+        name, path, template = role.name, role.path, role.template
+        self._deleted.pop(name, None)
         tags = dict(role.other_tags)
         if role.tag:
             tags[role.tag[0]] = role.tag[1]
@@ -925,7 +999,8 @@ class World:
         detail = f"path={path} template={template} tags={tags}"
         return Change("create", name, detail, event)
 
-    def _delete_role(self, role: RoleState) -> Change:
+    def delete_role(self, name: str) -> Change:
+        role = self.model.roles[name]
         self.iam.delete_role(RoleName=role.name)
         del self.model.roles[role.name]
         self._deleted[role.name] = role.path
@@ -970,7 +1045,10 @@ class World:
 
     def _edit_trust(self, role: RoleState) -> Change:
         choices = [name for name, t in TEMPLATES.items() if t.editable and name != role.template]
-        template = self.rng.choice(choices)
+        return self.edit_trust(role.name, self.rng.choice(choices))
+
+    def edit_trust(self, name: str, template: str) -> Change:
+        role = self.model.roles[name]
         document = TEMPLATES[template].text()
         self.iam.update_assume_role_policy(RoleName=role.name, PolicyDocument=document)
         detail = f"{role.template} -> {template} (tagged: {role.tag is not None})"
@@ -979,7 +1057,7 @@ class World:
         event["detail"]["requestParameters"]["policyDocument"] = document
         return Change("edit_trust", role.name, detail, event)
 
-    def _toggle_appliance(self) -> Change:
+    def toggle_appliance(self) -> Change:
         if self.model.appliance_allows:
             self.iam.delete_role_policy(RoleName=APPLIANCE_NAME, PolicyName=APPLIANCE_POLICY)
             self.model.appliance_allows = False
@@ -997,6 +1075,19 @@ class World:
             f"inline policy {APPLIANCE_POLICY} restored",
             self._event("PutRolePolicy.json", APPLIANCE_NAME),
         )
+
+    def toggle_instance_profile(self) -> Change:
+        if self.model.appliance_in_profile:
+            self.iam.remove_role_from_instance_profile(InstanceProfileName=APPLIANCE_NAME, RoleName=APPLIANCE_NAME)
+            self.model.appliance_in_profile = False
+            template, what = "RemoveRoleFromInstanceProfile.json", "taken out of"
+        else:
+            self.iam.add_role_to_instance_profile(InstanceProfileName=APPLIANCE_NAME, RoleName=APPLIANCE_NAME)
+            self.model.appliance_in_profile = True
+            template, what = "AddRoleToInstanceProfile.json", "put back into"
+        event = self._event(template, APPLIANCE_NAME)
+        event["detail"]["requestParameters"]["instanceProfileName"] = APPLIANCE_NAME
+        return Change("appliance", APPLIANCE_NAME, f"{what} instance profile {APPLIANCE_NAME}", event)
 
     def _create_appliance(self) -> None:
         trust = {"Version": "2012-10-17", "Statement": [_allow({"Service": "ec2.amazonaws.com"})]}

@@ -542,3 +542,27 @@ def test_an_unchanged_event_driven_observation_still_outranks_an_older_full_scan
     identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
     assert pipeline.store.load([identifier])[identifier].status == "PASSED"
     assert pipeline.received() == []  # no false "new failure"
+
+
+def test_a_transition_below_the_threshold_does_not_hide_a_later_resolution(pipeline: Pipeline, iam: Any) -> None:
+    high_only = pipeline.publisher(min_alert_severity="HIGH")
+    pipeline.run(high_only)
+    assert MISSING in "".join(m.subject for m in pipeline.received())  # told: FAILED/HIGH
+    conditional = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": pipeline.sample.appliance_role_arn},
+                "Action": "sts:AssumeRole",
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            }
+        ],
+    }
+    iam.update_assume_role_policy(RoleName=MISSING, PolicyDocument=json.dumps(conditional))
+    pipeline.run(high_only)
+    assert pipeline.received() == []  # HIGH to MEDIUM: below the threshold, not alerted
+    fix_trust(pipeline, iam)
+    pipeline.run(high_only)
+    (resolved,) = pipeline.received()  # subscribers were told HIGH: they hear it is resolved
+    assert (resolved.attributes["transition"], resolved.attributes["severity"]) == ("resolved", "HIGH")

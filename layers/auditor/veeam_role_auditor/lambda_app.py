@@ -203,17 +203,34 @@ class AuditorApp:
         assert change.role_name is not None
         if _is_appliance(change.role_name, self.config.scan, caller):
             return self._appliance_changed(change, caller, recheck)
-        summary = self.evaluate_role(change.role_name, caller, appliances)
+        # IAM cannot change a role's path: moving a role is DeleteRole + CreateRole under the same name.
+        # Their events may arrive after both calls, so they also cover roles stored under that name.
+        moved = change.event_name in ("CreateRole", "DeleteRole")
+        summary = self.evaluate_role(change.role_name, caller, appliances, same_name=moved)
         if recheck:
-            self._queue_recheck(
-                {"role_name": change.role_name, "reason": "recheck", "source_event_id": change.event_id}
-            )
+            body: dict[str, Any] = {
+                "role_name": change.role_name,
+                "reason": "recheck",
+                "source_event_id": change.event_id,
+            }
+            if moved:
+                body["same_name"] = True
+            self._queue_recheck(body)
         return summary
 
     def evaluate_role(
-        self, role_name: str, caller: Caller, appliances: tuple[ApplianceState, ...] | None = None
+        self,
+        role_name: str,
+        caller: Caller,
+        appliances: tuple[ApplianceState, ...] | None = None,
+        *,
+        same_name: bool = False,
     ) -> dict[str, Any]:
-        """Read one role, assess it and publish; a deleted role's findings are archived."""
+        """Read one role, assess it and publish; a deleted role's findings are archived.
+
+        ``same_name``: also speak for every stored role of that name (any path), so findings of a role
+        deleted and re-created under another path are archived.
+        """
         appliances = appliances or self._appliances(caller)
         observed = self.clock()
         role = self.inventory.role(role_name)
@@ -222,7 +239,7 @@ class AuditorApp:
             arns = self.store.role_arns_named(caller.account, role_name)
             state = "deleted"
         else:
-            arns = {role.arn}
+            arns = {role.arn} | (self.store.role_arns_named(caller.account, role_name) if same_name else set())
             if self.config.scan.in_scope(role.tags, role.path):
                 history = self.store.appliance_history(caller.account)
                 findings = assess_role(role, appliances, self.config.scan, previous_appliance_ids=history)
@@ -231,7 +248,7 @@ class AuditorApp:
                 drift = assess_untagged_role(role, appliances, self.config.scan)
                 findings = [drift] if drift else []
                 state = "out of scope"
-                if not findings and not self._audited(caller, role.arn):
+                if not findings and arns == {role.arn} and not self._audited(caller, role.arn):
                     return {"status": "skipped", "role_name": role_name, "reason": "out of scope, never audited"}
         if not arns:
             return {"status": "skipped", "role_name": role_name, "reason": "deleted, and never audited"}
@@ -251,7 +268,7 @@ class AuditorApp:
         role_name = body.get("role_name")
         if not isinstance(role_name, str) or not role_name:
             raise ValueError(f"re-check message without role_name: {json.dumps(body)[:200]}")
-        return self.evaluate_role(role_name, caller)
+        return self.evaluate_role(role_name, caller, same_name=body.get("same_name") is True)
 
     # ------------------------------------------------------------------ helpers
 

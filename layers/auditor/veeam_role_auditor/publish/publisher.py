@@ -295,9 +295,11 @@ class Publisher:
             if kind is not None and self.alerts is not None and self._worth_alerting(kind, record, previous):
                 transition = self._transition(kind, record, previous, finding)
                 record = replace(record, alert_pending=token, alert_pending_since=iso(now))
-            elif record.status != "NOT_AVAILABLE" or record.record_state == "ARCHIVED":
-                # Nothing to tell (passing baseline, below the alert threshold, no topic): record it,
-                # so a later transition is measured from here. NOT_AVAILABLE tells nothing new.
+            elif kind is None and (record.status != "NOT_AVAILABLE" or record.record_state == "ARCHIVED"):
+                # No transition (a passing baseline, or no change): record it, so a later transition is
+                # measured from here. NOT_AVAILABLE tells nothing new. A transition that is not alerted
+                # (below the minimum severity, or no topic) is not recorded: alert_key stays what
+                # subscribers were really told, so a later "resolved" still reaches them.
                 record = replace(record, alert_key=record.status_key)
         # observed_at alone does not make a write: a steady-state scan writes nothing.
         same = previous is not None and replace(record, observed_at=previous.observed_at) == previous

@@ -2,25 +2,30 @@
 
 Run: .venv/bin/python bench/coldstart_bench.py [--runs 15]
 
-Each measurement is a fresh interpreter (as a cold Lambda container is) timing only the import, with
-the environment the template sets. Lambda provides boto3 and the Powertools layer; both are imported
-by the handlers, so boto3 alone is the floor. Also prints the layer's size.
+Each measurement is a fresh interpreter (as a cold Lambda execution environment is) timing only the
+import, with the environment the template sets and the variables the Lambda runtime sets: without
+LAMBDA_TASK_ROOT the X-Ray SDK (imported by Powertools' Tracer) builds two botocore clients for
+centralized sampling at import, which it never does in Lambda. The package is imported from the layer
+exactly as ``make build-AuditorLayer`` (what ``sam build`` runs) produces it, with the bytecode it ships
+for Python 3.13, and once more from sources only, as a layer without bytecode is: Lambda mounts layers
+read-only, so nothing compiled is ever cached (PYTHONDONTWRITEBYTECODE for every row). Lambda provides
+boto3 and the Powertools layer; both are imported by the handlers, so boto3 alone is the floor. Also
+prints the layer's size.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import sys, time
-sys.path.insert(0, {path!r})
 start = time.perf_counter()
 import {module}
 print(time.perf_counter() - start)
@@ -32,54 +37,90 @@ ENVIRONMENT = {
     "VRA_APPLIANCE_ROLE_ARNS": "arn:aws:iam::123456789012:role/veeam/VeeamImpersonation",
     "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
     "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
+    # what the Lambda runtime sets in every execution environment
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "PYTHONDONTWRITEBYTECODE": "1",
 }
 
 
-def timed_import(path: str, module: str, runs: int) -> list[float]:
-    env = {**os.environ, **ENVIRONMENT}
+def timed_import(module: str, task_root: Path, runs: int, layer: Path | None = None) -> list[float]:
+    path = [str(task_root)] + ([str(layer)] if layer else [])
+    env = {**os.environ, **ENVIRONMENT, "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": os.pathsep.join(path)}
     samples = []
     for _ in range(runs):
         output = subprocess.run(
-            [sys.executable, "-c", PROBE.format(path=path, module=module)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
+            [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True, env=env
         )
         samples.append(float(output.stdout.strip().splitlines()[-1]))
     return samples
+
+
+def build_layer(artifacts: Path, *overrides: str) -> Path:
+    shutil.rmtree(artifacts, ignore_errors=True)
+    artifacts.mkdir(parents=True)
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(ROOT / "layers" / "auditor"),
+            "build-AuditorLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            *overrides,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return artifacts / "python"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    powertools = ROOT / "build" / "coldstart-probe"
-    powertools.mkdir(parents=True, exist_ok=True)
-    (powertools / "powertools_only.py").write_text(
+    probe = ROOT / "build" / "coldstart-probe"
+    shipped = build_layer(probe / "layer")
+    sources = build_layer(probe / "layer-sources-only", "PY313=")
+    if not list(shipped.rglob("*.cpython-313.pyc")):
+        print("note: no Python 3.13 found, so the built layer has no bytecode either")
+    tasks = {}
+    for name in ("scheduled_scan", "iam_change"):
+        tasks[name] = probe / "task" / name
+        tasks[name].mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "functions" / name / "app.py", tasks[name] / "app.py")
+    (probe / "task" / "powertools_only.py").write_text(
         "import boto3\nfrom aws_lambda_powertools import Logger, Metrics, Tracer\n"
         "logger, metrics, tracer = Logger(), Metrics(), Tracer()\n"
     )
-    rows = [
-        ("boto3 alone (the floor)", timed_import(str(ROOT), "boto3", args.runs)),
-        ("boto3 + Powertools L/M/Tracer", timed_import(str(powertools), "powertools_only", args.runs)),
-        ("scheduled_scan handler", timed_import(str(ROOT / "functions" / "scheduled_scan"), "app", args.runs)),
-        ("iam_change handler", timed_import(str(ROOT / "functions" / "iam_change"), "app", args.runs)),
+    # interleaved rounds, so that a busy moment of the machine hits every row alike
+    rows: dict[str, list[float]] = {}
+    plan = [
+        ("boto3 alone (the floor)", "boto3", probe / "task", None),
+        ("boto3 + Powertools L/M/Tracer", "powertools_only", probe / "task", None),
+        ("scheduled_scan (layer as built)", "app", tasks["scheduled_scan"], shipped),
+        ("iam_change (layer as built)", "app", tasks["iam_change"], shipped),
+        ("scheduled_scan (sources only)", "app", tasks["scheduled_scan"], sources),
+        ("iam_change (sources only)", "app", tasks["iam_change"], sources),
     ]
-    floor = statistics.median(rows[0][1])
-    print(f"python {sys.version.split()[0]}, {args.runs} fresh interpreters each, import time in ms")
-    print(f"{'what':28} {'median':>8} {'min':>8} {'vs boto3':>9}")
-    for name, samples in rows:
+    for _ in range(args.runs):
+        for name, module, task_root, layer in plan:
+            rows.setdefault(name, []).extend(timed_import(module, task_root, 1, layer))
+    floor = statistics.median(rows[plan[0][0]])
+    print(f"python {sys.version.split()[0]}, {args.runs} fresh interpreters each, Lambda runtime environment, ms")
+    print(f"{'what':32} {'median':>8} {'min':>8} {'vs boto3':>9}")
+    for name, samples in rows.items():
         median = statistics.median(samples)
-        print(f"{name:28} {median * 1000:>8.1f} {min(samples) * 1000:>8.1f} {median / floor:>8.2f}x")
-    with tempfile.TemporaryDirectory() as build:
-        subprocess.run(
-            ["make", "-s", "-C", str(ROOT / "layers" / "auditor"), "build-AuditorLayer", f"ARTIFACTS_DIR={build}"],
-            check=True,
-        )
-        size = sum(p.stat().st_size for p in Path(build).rglob("*") if p.is_file())
-        files = sum(1 for p in Path(build).rglob("*.py"))
-    print(f"auditor layer: {size / 1024:.0f} KiB uncompressed, {files} Python files (boto3 and Powertools not bundled)")
+        print(f"{name:32} {median * 1000:>8.1f} {min(samples) * 1000:>8.1f} {median / floor:>8.2f}x")
+    size = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file())
+    source_size = sum(p.stat().st_size for p in sources.rglob("*") if p.is_file())
+    files = sum(1 for p in sources.rglob("*.py"))
+    print(
+        f"auditor layer: {size / 1024:.0f} KiB uncompressed with bytecode, {source_size / 1024:.0f} KiB sources only, "
+        f"{files} Python files (boto3 and Powertools not bundled)"
+    )
 
 
 if __name__ == "__main__":

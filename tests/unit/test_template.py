@@ -239,23 +239,75 @@ def test_resources_are_the_narrowest_possible(function: str) -> None:
 # ---------------------------------------------------------------------- the build
 
 
-def test_the_layer_build_copies_the_package_and_nothing_else(tmp_path: Path) -> None:
-    subprocess.run(
+def _build_layer(artifacts: Path, *overrides: str) -> str:
+    done = subprocess.run(
         [
             "make",
             "--no-print-directory",
             "-C",
             str(ROOT / "layers" / "auditor"),
             "build-AuditorLayer",
-            f"ARTIFACTS_DIR={tmp_path}",
+            f"ARTIFACTS_DIR={artifacts}",
+            *overrides,
         ],
         check=True,
         capture_output=True,
+        text=True,
     )
+    return done.stdout
+
+
+def test_the_layer_build_copies_the_package_and_nothing_else(tmp_path: Path) -> None:
+    output = _build_layer(tmp_path, "PY313=")  # as on a machine without Python 3.13
     assert [path.name for path in tmp_path.iterdir()] == ["python"]
     assert [path.name for path in (tmp_path / "python").iterdir()] == ["veeam_role_auditor"]
     assert (tmp_path / "python" / "veeam_role_auditor" / "policy" / "trust.py").is_file()
     assert not list(tmp_path.rglob("__pycache__"))
+    assert "no Python 3.13 found; the layer ships sources only" in output
+
+
+def _python_313() -> str | None:
+    found = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-C",
+            str(ROOT / "layers" / "auditor"),
+            "-f",
+            "Makefile",
+            "-f",
+            "-",
+            "print-py313",
+        ],
+        input="print-py313:\n\t@echo $(PY313)\n",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip() or None
+
+
+def test_the_layer_ships_bytecode_for_the_runtime_that_needs_no_source_timestamps(tmp_path: Path) -> None:
+    python = _python_313()
+    if python is None:
+        pytest.skip("no Python 3.13 on this machine: the layer ships sources only (tested above)")
+    _build_layer(tmp_path, f"PY313={python}")
+    package = tmp_path / "python" / "veeam_role_auditor"
+    sources = sorted(package.rglob("*.py"))
+    compiled = sorted(package.rglob("*.pyc"))
+    assert sorted(path.parent / "__pycache__" / f"{path.stem}.cpython-313.pyc" for path in sources) == compiled
+    for path in compiled:
+        flags = int.from_bytes(path.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{path}: hash-based and unchecked (PEP 552), so zip timestamps cannot stale it"
+    # Python 3.13 loads the layer from its bytecode alone: with the sources emptied, it still imports.
+    for path in sources:
+        path.write_text("raise ImportError('source read instead of bytecode')\n")
+    subprocess.run(
+        [python, "-c", "import veeam_role_auditor.policy.trust, veeam_role_auditor.checks"],
+        env={"PYTHONPATH": str(tmp_path / "python"), "PYTHONDONTWRITEBYTECODE": "1", "PATH": "/usr/bin:/bin"},
+        check=True,
+    )
 
 
 def test_every_checkov_suppression_has_a_written_reason() -> None:

@@ -137,8 +137,9 @@ NOT_PRINCIPAL = Check(
         "recommends aws:PrincipalArn conditions instead."
     ),
     remediation=(
-        'Replace NotPrincipal in the trust policy of {role_name} with Principal "*" and an ArnNotEquals '
-        "aws:PrincipalArn condition."
+        "In the trust policy of {role_name}, replace an Allow with NotPrincipal by an Allow that names the "
+        'principals to trust (the Impersonation role ARN); in a Deny, use Principal "*" with an '
+        "ArnNotEquals aws:PrincipalArn condition listing the principals to exempt."
     ),
 )
 MALFORMED = Check(

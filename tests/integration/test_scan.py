@@ -279,3 +279,39 @@ def test_corrected_policies_offered_by_the_scan_all_work(inventory: Inventory, s
 
 def test_botocore_retry_mode_is_configured(iam: Any) -> None:
     assert iam.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 10}
+
+
+def test_a_deny_with_not_principal_always_denies_an_appliance_with_a_permissions_boundary(
+    inventory: Inventory, sample: SampleAccount, iam: Any
+) -> None:
+    # IAM User Guide, NotPrincipal: "The NotPrincipal element with a Deny effect will always deny any IAM
+    # principal that has a permissions boundary policy attached, regardless of the values specified".
+    appliance = sample.appliance_role_arn
+    session = f"arn:aws:sts::{sample.account}:assumed-role/{APPLIANCE_NAME}/i-0123456789abcdef0"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Veeam", "Effect": "Allow", "Principal": {"AWS": appliance}, "Action": "sts:AssumeRole"},
+            {
+                "Sid": "OnlyVeeam",
+                "Effect": "Deny",
+                "NotPrincipal": {"AWS": [f"arn:aws:iam::{sample.account}:root", appliance, session]},
+                "Action": "sts:AssumeRole",
+            },
+        ],
+    }
+    role_arn = iam.create_role(
+        RoleName="VeeamOnlyVeeam", AssumeRolePolicyDocument=json.dumps(trust), Tags=[{"Key": TAG_KEY, "Value": "true"}]
+    )["Role"]["Arn"]
+    settings = ScanSettings(appliance_role_arns=(appliance,))
+
+    def trust_result() -> tuple[str, str]:
+        result = scan_account(inventory, settings)
+        (found,) = (f for f in result.findings if f.check == "VRA-TRUST-1" and f.role_arn == role_arn)
+        return found.status, found.severity
+
+    assert trust_result() == ("WARNING", "MEDIUM")  # exempt only if the session name is the one listed
+    boundary = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    boundary_arn = iam.create_policy(PolicyName="Boundary", PolicyDocument=json.dumps(boundary))["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName=APPLIANCE_NAME, PermissionsBoundary=boundary_arn)
+    assert trust_result() == ("FAILED", "HIGH")

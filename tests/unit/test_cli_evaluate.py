@@ -113,6 +113,85 @@ def test_text_format(trust_file: Path, capsys: pytest.CaptureFixture[str]) -> No
     ]
 
 
+def _text(policy: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(policy))
+    argv = ["evaluate", "--appliance-role-arn", APPLIANCE, "--role-arn", ROLE, "--policy-file", str(path)]
+    code, out, err = run([*argv, "--format", "text"], capsys)
+    assert (code, err) == (0, "")
+    return out.splitlines()
+
+
+def test_text_format_names_the_deny_to_narrow_when_the_allow_is_already_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deny = {
+        "Sid": "DenyWithoutMfa",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sts:AssumeRole",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}},
+    }
+    lines = _text({"Version": "2012-10-17", "Statement": [TRUST["Statement"][0], deny]}, tmp_path, capsys)  # type: ignore[index]
+    narrowed = {**deny, "Condition": {**deny["Condition"], "ArnNotEquals": {"aws:PrincipalArn": APPLIANCE}}}  # type: ignore[dict-item]
+    fix = lines[lines.index("To let the appliance assume the role, change its trust policy:") :]
+    assert fix[1] == "replace Statement[1] with (the same Deny, exempting the appliance):"
+    assert json.loads("\n".join(fix[2:])) == narrowed  # and nothing to add: the Allow is there
+    assert lines[0] == "appliance can assume: no"
+
+
+def test_text_format_removes_a_deny_of_the_appliance_alone_and_adds_the_allow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deny = {"Effect": "Deny", "Principal": {"AWS": APPLIANCE}, "Action": "sts:*"}
+    lines = _text({"Version": "2012-10-17", "Statement": [deny]}, tmp_path, capsys)
+    fix = lines[lines.index("To let the appliance assume the role, change its trust policy:") :]
+    assert fix[1:3] == ["remove Statement[0], which only denies the appliance", "and add this statement:"]
+    assert json.loads("\n".join(fix[3:])) == {
+        "Sid": "VeeamApplianceAssumeRole",
+        "Effect": "Allow",
+        "Principal": {"AWS": APPLIANCE},
+        "Action": "sts:AssumeRole",
+    }
+
+
+def test_text_format_prints_the_statement_to_add_when_no_deny_is_involved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _text({"Version": "2012-10-17", "Statement": []}, tmp_path, capsys)
+    fix = lines[lines.index("To let the appliance assume the role, add this statement to its trust policy:") :]
+    assert json.loads("\n".join(fix[1:]))["Principal"] == {"AWS": APPLIANCE}
+
+
+def test_a_boundary_on_the_appliance_makes_a_deny_with_not_principal_apply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = "arn:aws:sts::111122223333:assumed-role/Imp/i-0123456789abcdef0"
+    deny = {
+        "Sid": "OnlyVeeam",
+        "Effect": "Deny",
+        "NotPrincipal": {"AWS": ["arn:aws:iam::111122223333:root", APPLIANCE, session]},
+        "Action": "sts:AssumeRole",
+    }
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"Version": "2012-10-17", "Statement": [TRUST["Statement"][0], deny]}))  # type: ignore[index]
+    boundary = tmp_path / "boundary.json"
+    boundary.write_text(
+        json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    )
+    argv = ["evaluate", "--appliance-role-arn", APPLIANCE, "--role-arn", ROLE, "--policy-file", str(policy)]
+    _, out, _ = run(argv, capsys)
+    assert json.loads(out)["appliance_can_assume"] == "conditional"  # exempt if the session name is that one
+    _, out, _ = run([*argv, "--identity-policy-file", str(boundary), "--boundary-policy-file", str(boundary)], capsys)
+    verdict = json.loads(out)
+    assert (verdict["appliance_can_assume"], verdict["risks"]) == ("no", ["not_principal"])
+    assert verdict["reasons"][0] == (
+        'Statement[1] (Sid "OnlyVeeam") explicitly denies sts:AssumeRole to every principal except those listed, '
+        f"which cannot exempt the appliance role {APPLIANCE}: a Deny with NotPrincipal denies any principal that "
+        "has a permissions boundary; an explicit Deny overrides any Allow"
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -57,6 +57,12 @@ def decide(operator: str, key: str, values: object, *, version: str = "2012-10-1
         ("DateNotEquals", "aws:CurrentTime", "2026-11-28T12:00:00Z", Tri.FALSE),
         ("DateLessThanEquals", "aws:CurrentTime", "1795867200", Tri.TRUE),
         ("DateLessThan", "aws:CurrentTime", "yesterday", Tri.FALSE),
+        # Every W3C profile of ISO 8601 (year and month; lower-case designators), with the current time
+        # of the tests, 2026-11-28T12:00:00Z.
+        ("DateLessThan", "aws:CurrentTime", "2026-12", Tri.TRUE),
+        ("DateGreaterThanEquals", "aws:CurrentTime", "2026-11", Tri.TRUE),
+        ("DateLessThan", "aws:CurrentTime", "2026-11", Tri.FALSE),
+        ("DateEquals", "aws:CurrentTime", "2026-11-28t12:00:00z", Tri.TRUE),
         # Bool: case-insensitive text.
         ("Bool", "aws:PrincipalIsAWSService", "FALSE", Tri.TRUE),
         ("Bool", "aws:PrincipalIsAWSService", True, Tri.FALSE),
@@ -78,7 +84,10 @@ def decide(operator: str, key: str, values: object, *, version: str = "2012-10-1
         ("Null", "aws:PrincipalArn", "false", Tri.TRUE),
         ("Null", "aws:PrincipalArn", "true", Tri.FALSE),
         ("Null", "aws:SourceVpc", "true", Tri.UNKNOWN),
-        ("Null", "aws:SourceIp", "false", Tri.TRUE),
+        ("Null", "aws:SecureTransport", "false", Tri.TRUE),
+        # aws:SourceIp is absent when the call goes through a VPC endpoint: presence unknown too.
+        ("Null", "aws:SourceIp", "false", Tri.UNKNOWN),
+        ("Null", "aws:SourceIp", "true", Tri.UNKNOWN),
         # Set operators.
         ("ForAnyValue:StringEquals", "aws:PrincipalAccount", ["999988887777", "111122223333"], Tri.TRUE),
         ("ForAllValues:StringEquals", "aws:PrincipalAccount", ["999988887777"], Tri.FALSE),
@@ -88,8 +97,10 @@ def decide(operator: str, key: str, values: object, *, version: str = "2012-10-1
         ("ForAnyValue:StringEqualsIfExists", "aws:CalledVia", "x", Tri.TRUE),
         # Maybe-present keys.
         ("StringEquals", "aws:SourceVpc", "vpc-1", Tri.UNKNOWN),
-        ("StringLike", "aws:SourceIp", "*", Tri.TRUE),
-        ("StringNotLike", "aws:SourceIp", "*", Tri.FALSE),
+        ("StringLike", "aws:SourceIp", "*", Tri.UNKNOWN),
+        ("StringNotLike", "aws:SourceIp", "*", Tri.UNKNOWN),
+        ("StringLike", "aws:SecureTransport", "*", Tri.TRUE),
+        ("StringNotLike", "aws:SecureTransport", "*", Tri.FALSE),
         ("StringLike", "aws:SourceVpc", "*", Tri.UNKNOWN),
         ("StringLike", "aws:PrincipalTag/team", "backup", Tri.UNKNOWN),
         # aws:userid: known prefix, unknown session name.
@@ -102,9 +113,11 @@ def decide(operator: str, key: str, values: object, *, version: str = "2012-10-1
         ("StringEquals", "aws:ResourceTag/Veeam:Backup-Role", "true", Tri.TRUE),
         ("StringEquals", "iam:ResourceTag/owner", "ops", Tri.TRUE),
         ("StringEquals", "aws:ResourceTag/missing", "x", Tri.FALSE),
-        # MFA: absent or "false", never "true".
-        ("Bool", "aws:MultiFactorAuthPresent", "false", Tri.UNKNOWN),
-        ("BoolIfExists", "aws:MultiFactorAuthPresent", "true", Tri.UNKNOWN),
+        # MFA: a role session's temporary credentials carry the key; never "true" for an instance profile.
+        ("Bool", "aws:MultiFactorAuthPresent", "false", Tri.TRUE),
+        ("Bool", "aws:MultiFactorAuthPresent", "true", Tri.FALSE),
+        ("BoolIfExists", "aws:MultiFactorAuthPresent", "true", Tri.FALSE),
+        ("Null", "aws:MultiFactorAuthPresent", "true", Tri.FALSE),
     ],
 )
 def test_operator_semantics(operator: str, key: str, values: object, expected: Tri) -> None:

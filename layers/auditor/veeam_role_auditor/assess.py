@@ -70,6 +70,7 @@ def engine_appliance(state: ApplianceState, settings: ScanSettings) -> Appliance
         role_id=state.role_id,
         org_id=settings.appliance_org_id,
         external_id=settings.external_id,
+        has_boundary=state.snapshot is not None and state.snapshot.boundary_arn is not None,
     )
 
 

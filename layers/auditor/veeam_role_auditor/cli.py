@@ -15,8 +15,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .model import SEVERITY_ORDER
-from .policy import InvalidArnError, NamedPolicy, evaluate_identity, evaluate_trust, make_appliance
-from .remediation import statement_to_add
+from .policy import (
+    Appliance,
+    InvalidArnError,
+    NamedPolicy,
+    TrustVerdict,
+    evaluate_identity,
+    evaluate_trust,
+    make_appliance,
+)
+from .policy.document import PolicyParseError
+from .remediation import plan_trust_fix, statement_to_add
 
 PROG = "veeam-role-auditor"
 
@@ -52,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a permission policy of the Impersonation role (repeat for each inline/managed policy)",
     )
     evaluate.add_argument(
-        "--boundary-policy-file", type=Path, help="the Impersonation role's permissions boundary, if any"
+        "--boundary-policy-file",
+        type=Path,
+        help="the Impersonation role's permissions boundary, if any "
+        "(it also makes every Deny with NotPrincipal deny the appliance)",
     )
     evaluate.add_argument(
         "--role-tag",
@@ -168,6 +180,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
             role_id=args.appliance_role_id,
             org_id=args.appliance_org_id,
             external_id=args.external_id,
+            has_boundary=args.boundary_policy_file is not None,
         )
         document = read_policy_file(args.policy_file)
         tags = parse_tags(args.role_tag)
@@ -185,11 +198,15 @@ def command_evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(output, indent=2))
     else:
-        print(_evaluate_text(output, args.appliance_role_arn))
+        print(
+            _evaluate_text(
+                output, args.appliance_role_arn, _fix_text(document, args.role_arn, appliance, verdict, tags)
+            )
+        )
     return 0
 
 
-def _evaluate_text(output: dict[str, Any], appliance_role_arn: str) -> str:
+def _evaluate_text(output: dict[str, Any], appliance_role_arn: str, fix: Sequence[str] = ()) -> str:
     lines = [f"appliance can assume: {output['appliance_can_assume']}"]
     if output["via"]:
         lines[0] += f" (via {output['via']})"
@@ -202,10 +219,35 @@ def _evaluate_text(output: dict[str, Any], appliance_role_arn: str) -> str:
     works = output["appliance_can_assume"] == "yes" and (not identity or identity["allows_assume_role"] == "yes")
     if works:
         lines.append("This will work: the appliance can assume the role.")
+    elif fix:
+        lines.extend(fix)
     elif output["appliance_can_assume"] != "yes":
         lines.append("To let the appliance assume the role, add this statement to its trust policy:")
         lines.append(json.dumps(statement_to_add(appliance_role_arn), indent=2))
     return "\n".join(lines)
+
+
+def _fix_text(
+    document: str, role_arn: str, appliance: Appliance, verdict: TrustVerdict, tags: dict[str, str]
+) -> list[str]:
+    """What to change when an explicit Deny blocks the appliance; empty when adding the statement is all."""
+    if verdict.appliance_can_assume == "yes" or not verdict.blocking_denies or "malformed" in verdict.risks:
+        return []
+    try:
+        fix = plan_trust_fix(document, role_arn, appliance, role_tags=tags or None, current=verdict)
+    except (ValueError, PolicyParseError):
+        return []
+    lines = ["To let the appliance assume the role, change its trust policy:"]
+    for position, statement in fix.narrowed:
+        if statement is None:
+            lines.append(f"remove Statement[{position}], which only denies the appliance")
+        else:
+            lines.append(f"replace Statement[{position}] with (the same Deny, exempting the appliance):")
+            lines.append(json.dumps(statement, indent=2))
+    if fix.added is not None:
+        lines.append("and add this statement:")
+        lines.append(json.dumps(fix.added, indent=2))
+    return lines
 
 
 def command_scan(args: argparse.Namespace) -> int:

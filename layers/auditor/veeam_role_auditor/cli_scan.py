@@ -180,9 +180,13 @@ def run_fix_command(args: argparse.Namespace) -> int:
         if role is None:
             raise UsageError(f"role {args.role_name!r} not found in this account")
         appliance_role = inventory.role(appliance_arn.rsplit("/", 1)[-1])
-        role_id = appliance_role.role_id if appliance_role and appliance_role.arn == appliance_arn else None
+        live = appliance_role if appliance_role and appliance_role.arn == appliance_arn else None
         appliance = make_appliance(
-            appliance_arn, role_id=role_id, org_id=args.appliance_org_id, external_id=args.external_id
+            appliance_arn,
+            role_id=live.role_id if live else None,
+            org_id=args.appliance_org_id,
+            external_id=args.external_id,
+            has_boundary=live is not None and live.boundary_arn is not None,
         )
         current = evaluate_trust(role.trust_policy, role.arn, appliance, role_tags=dict(role.tags))
         if current.appliance_can_assume == "yes":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .policy import Appliance, TrustVerdict, evaluate_trust, parse_policy
 from .policy.arn import PrincipalKind, classify_aws_principal
@@ -31,6 +31,57 @@ def statement_to_add(appliance_role_arn: str, sid: str = VEEAM_SID) -> dict[str,
     }
 
 
+class TrustFix(NamedTuple):
+    """The corrected trust policy, and what changed: Deny statements narrowed, a statement added."""
+
+    document: dict[str, Any]
+    narrowed: tuple[tuple[int, dict[str, Any] | None], ...]  # (position, narrowed Deny or None: removed)
+    added: dict[str, Any] | None
+
+
+def plan_trust_fix(
+    document: object,
+    role_arn: str,
+    appliance: Appliance,
+    *,
+    role_tags: dict[str, str] | None = None,
+    now: datetime | None = None,
+    current: TrustVerdict | None = None,
+) -> TrustFix:
+    """The minimal change that lets the appliance assume the role, re-evaluated with the engine.
+
+    ``current`` is the verdict already computed for ``document``, if any (saves one evaluation).
+    Nothing changes when the appliance can already assume the role.
+    Raises ``ValueError`` if no correction can be shown to work (not expected to happen).
+    """
+    known_valid = current is not None and "malformed" not in current.risks
+    corrected = _base_document(document, known_valid=known_valid)
+    if current is None or not known_valid:
+        current = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
+    verdict = current
+    narrowed: list[tuple[int, dict[str, Any] | None]] = []
+    if verdict.blocking_denies:
+        blocking = set(verdict.blocking_denies)
+        statements = []
+        for position, statement in enumerate(corrected["Statement"]):
+            kept: dict[str, Any] | None = statement
+            if position in blocking:
+                kept = _exempt_appliance(statement, appliance)
+                narrowed.append((position, kept))
+            if kept is not None:
+                statements.append(kept)
+        corrected["Statement"] = statements
+        verdict = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
+    added = None
+    if verdict.appliance_can_assume != "yes":
+        added = statement_to_add(appliance.role.arn, _unique_sid(corrected["Statement"]))
+        corrected["Statement"].append(added)
+        verdict = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
+    if verdict.appliance_can_assume != "yes":
+        raise ValueError(f"no correction found: {'; '.join(verdict.reasons)}")
+    return TrustFix(corrected, tuple(narrowed), added)
+
+
 def corrected_trust_policy(
     document: object,
     role_arn: str,
@@ -42,29 +93,10 @@ def corrected_trust_policy(
 ) -> dict[str, Any]:
     """The trust policy with the minimal change that lets the appliance assume the role.
 
-    ``current`` is the verdict already computed for ``document``, if any (saves one evaluation).
-    Returns the document unchanged (normalised to a dict) when the appliance can already assume it.
-    Raises ``ValueError`` if no correction can be shown to work (not expected to happen).
+    The current one with every other statement kept; unchanged (normalised to a dict) when the
+    appliance can already assume it. See ``plan_trust_fix``.
     """
-    known_valid = current is not None and "malformed" not in current.risks
-    corrected = _base_document(document, known_valid=known_valid)
-    if current is None or not known_valid:
-        current = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
-    verdict = current
-    if verdict.blocking_denies:
-        blocking = set(verdict.blocking_denies)
-        narrowed = (
-            _exempt_appliance(statement, appliance) if position in blocking else statement
-            for position, statement in enumerate(corrected["Statement"])
-        )
-        corrected["Statement"] = [statement for statement in narrowed if statement is not None]
-        verdict = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
-    if verdict.appliance_can_assume != "yes":
-        corrected["Statement"].append(statement_to_add(appliance.role.arn, _unique_sid(corrected["Statement"])))
-        verdict = evaluate_trust(corrected, role_arn, appliance, role_tags=role_tags, now=now)
-    if verdict.appliance_can_assume != "yes":
-        raise ValueError(f"no correction found: {'; '.join(verdict.reasons)}")
-    return corrected
+    return plan_trust_fix(document, role_arn, appliance, role_tags=role_tags, now=now, current=current).document
 
 
 def without_deleted_principals(document: object, deleted_ids: tuple[str, ...]) -> dict[str, Any]:

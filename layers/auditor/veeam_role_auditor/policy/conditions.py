@@ -159,7 +159,9 @@ def _date(text: str) -> float | None:
     try:
         if re.fullmatch(r"-?\d+(\.\d+)?", text):
             return float(text)  # epoch seconds
-        moment = datetime.fromisoformat(text)
+        if re.fullmatch(r"\d{4}-\d{2}", text):
+            text += "-01"  # W3C's year-and-month form: the first moment of that month
+        moment = datetime.fromisoformat(text.upper())  # ISO 8601 allows "t" and "z" in lower case
     except (ValueError, OverflowError):
         return None
     if moment.tzinfo is None:

@@ -52,7 +52,6 @@ def maybe(why: str) -> ContextValue:
 
 # Keys whose value the appliance's session carries but that cannot be read offline.
 _PRESENT_UNKNOWN = {
-    "aws:sourceip": "the appliance's source IP address",
     "aws:securetransport": "whether the STS call used TLS",
     "aws:requestedregion": "the STS endpoint region the appliance calls",
     "aws:useragent": "the appliance's user agent",
@@ -66,6 +65,8 @@ _PRESENT_UNKNOWN = {
 
 # Keys that may or may not be in the request, with values unknown offline.
 _MAYBE = {
+    # "included in the request context, except when the requester uses a VPC endpoint" (global keys)
+    "aws:sourceip": "the appliance's source IP address, absent when it calls STS through a VPC endpoint",
     "aws:sourcevpc": "whether the call goes through a VPC endpoint",
     "aws:sourcevpce": "whether the call goes through a VPC endpoint",
     "aws:vpcsourceip": "whether the call goes through a VPC endpoint",
@@ -108,6 +109,7 @@ class Appliance:
     role_id: str | None = None
     org_id: str | None = None
     external_id: str | None = None
+    has_boundary: bool = False  # the Impersonation role has a permissions boundary (when known)
 
     @property
     def account(self) -> str:
@@ -120,11 +122,6 @@ class Appliance:
 
 @lru_cache(maxsize=64)
 def _appliance_base(appliance: Appliance, now: datetime) -> dict[str, ContextValue]:
-    mfa_never_true = ContextValue(
-        Presence.ONE_OF,
-        alternatives=(ABSENT, known("false")),
-        why="MFA is never used by an instance profile session",
-    )
     moment = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     epoch = int(now.timestamp())
     base: dict[str, ContextValue] = {key: ABSENT for key in _ABSENT}
@@ -136,7 +133,9 @@ def _appliance_base(appliance: Appliance, now: datetime) -> dict[str, ContextVal
             "aws:principaltype": known("AssumedRole"),
             "aws:principalisawsservice": known("false"),
             "aws:viaawsservice": known("false"),
-            "aws:multifactorauthpresent": mfa_never_true,
+            # In the request context whenever temporary credentials sign it, as a role session's do;
+            # an instance profile session is never MFA-authenticated (global condition keys page).
+            "aws:multifactorauthpresent": known("false"),
             "aws:currenttime": known(moment),
             "aws:epochtime": known(str(epoch)),
             "aws:principalorgid": known(appliance.org_id)

@@ -144,8 +144,20 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """IAM's grammar: "Individual elements must not contain multiple instances of the same key"."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise PolicyParseError(f"the policy repeats the key {key!r} in one JSON object")
+            seen.add(key)
+    return value
+
+
 # One decoder for all documents: json.loads with a hook would build a new decoder on every call.
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def decode_document(document: object) -> Mapping[str, Any]:
@@ -168,6 +180,8 @@ def decode_document(document: object) -> Mapping[str, Any]:
         text = unquote(text).strip()
     try:
         value = _DECODER.decode(text)
+    except PolicyParseError:
+        raise
     except (ValueError, RecursionError) as exc:
         raise PolicyParseError(f"the policy is not valid JSON: {_short(exc)}") from None
     if not isinstance(value, dict):

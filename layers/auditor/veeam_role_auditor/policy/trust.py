@@ -73,9 +73,10 @@ def make_appliance(
     role_id: str | None = None,
     org_id: str | None = None,
     external_id: str | None = None,
+    has_boundary: bool = False,
 ) -> Appliance:
     """Describe the appliance; raises :class:`~.arn.InvalidArnError` for a bad role ARN."""
-    return Appliance(parse_role_arn(role_arn), role_id or None, org_id or None, external_id or None)
+    return Appliance(parse_role_arn(role_arn), role_id or None, org_id or None, external_id or None, has_boundary)
 
 
 def action_applies(statement: Statement, action: str = ASSUME_ROLE) -> bool:
@@ -298,11 +299,19 @@ class _TrustEvaluation:
 
         IAM User Guide, "NotPrincipal": for an assumed-role session AWS may check the account, then
         the role, then the session, so the exception holds only when the session ARN (with the role
-        and account ARNs) is listed; the session name is not known offline.
+        and account ARNs) is listed; the session name is not known offline. And "The NotPrincipal
+        element with a Deny effect will always deny any IAM principal that has a permissions boundary
+        policy attached, regardless of the values specified in the NotPrincipal element."
         """
+        role = self.appliance.role
+        if self.appliance.has_boundary:
+            return (
+                Tri.TRUE,
+                f"every principal except those listed, which cannot exempt the appliance role {role.arn}: "
+                "a Deny with NotPrincipal denies any principal that has a permissions boundary",
+            )
         if spec.wildcard:
             return Tri.FALSE, ""
-        role = self.appliance.role
         for principal in spec.aws:
             match = self._aws_principal_match(principal)
             if match is not None and principal.kind is PrincipalKind.ROLE_SESSION:

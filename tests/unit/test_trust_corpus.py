@@ -26,6 +26,7 @@ def _evaluate(case: dict[str, Any]) -> dict[str, Any]:
         role_id=appliance_args["role_id"],
         org_id=appliance_args["org_id"],
         external_id=appliance_args["external_id"],
+        has_boundary=appliance_args.get("has_boundary", False),
     )
     verdict = evaluate_trust(
         case["policy"],
@@ -47,6 +48,8 @@ def test_corpus_case_gives_expected_verdict(case: dict[str, Any]) -> None:
         expected["risks"],
     ), case["reason"]
     assert result["reasons"], "every verdict says why"
+    for line in case.get("reasons_include", []):
+        assert line in result["reasons"]
 
 
 def test_corpus_covers_every_risk_and_answer() -> None:

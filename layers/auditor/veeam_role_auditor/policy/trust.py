@@ -352,7 +352,18 @@ class _TrustEvaluation:
             spec = statement.principal
             if spec.wildcard:
                 risks.add("wildcard_principal")
-                reasons.append(f'risk wildcard_principal: {label} allows any principal ("*")')
+                narrowing = [
+                    clause.describe()
+                    for clause in statement.conditions
+                    if clause.key in _PRINCIPAL_KEYS and not clause.negated and not clause.if_exists
+                ]
+                if narrowing:
+                    reasons.append(
+                        f'risk wildcard_principal: {label} allows any principal ("*"), limited only by its'
+                        f" Condition ({'; '.join(narrowing)})"
+                    )
+                else:
+                    reasons.append(f'risk wildcard_principal: {label} allows any principal ("*")')
             for principal in spec.aws:
                 if principal.kind is PrincipalKind.ACCOUNT:
                     risks.add("account_root_trust")
@@ -372,6 +383,10 @@ class _TrustEvaluation:
             tuple(dict.fromkeys(foreign)),
             tuple(dict.fromkeys(accounts)),
         )
+
+
+# Condition keys that name who may assume: a "*" narrowed by them is still reported, with them shown.
+_PRINCIPAL_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:userid"})
 
 
 def _uses_not_principal(policy: PolicyDocument) -> bool:

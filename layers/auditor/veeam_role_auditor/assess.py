@@ -306,6 +306,13 @@ class _Builder:
         self.appliance_arns = tuple(state.role_arn for state in appliances)
         self.appliance = appliance
         self.observed_at = role.observed_at if role else datetime.now().astimezone()
+        self.name = self.resource_arn.rsplit("/", 1)[-1]
+        self.fields = {
+            "role_name": self.name,
+            "role_arn": self.resource_arn,
+            "appliance_role_arn": appliance.role.arn,
+            "appliance_account": appliance.account,
+        }
 
     def finding(
         self,
@@ -316,13 +323,7 @@ class _Builder:
         statement: dict[str, Any] | None = None,
         corrected: dict[str, Any] | None = None,
     ) -> Finding:
-        name = self.resource_arn.rsplit("/", 1)[-1]
-        fields = {
-            "role_name": name,
-            "role_arn": self.resource_arn,
-            "appliance_role_arn": self.appliance.role.arn,
-            "appliance_account": self.appliance.account,
-        }
+        name, fields = self.name, self.fields
         return Finding(
             id=finding_id(self.partition, self.account, check.code, self.resource_arn),
             check=check.code,

@@ -282,9 +282,8 @@ def _evaluate(clause: ConditionClause, value: ContextValue, policy: tuple[Policy
         return _present_unknown(clause, policy)
     if presence is Presence.MAYBE:
         return tri_across((_absent(clause), _present_unknown(clause, policy)))
-    if presence is Presence.PREFIX:
-        return _prefix(clause, value.values[0], policy)
-    return tri_across(_evaluate(clause, alternative, policy) for alternative in value.alternatives)
+    assert presence is Presence.PREFIX
+    return _prefix(clause, value.values[0], policy)
 
 
 def _absent(clause: ConditionClause) -> Tri:
@@ -344,8 +343,6 @@ def _known(clause: ConditionClause, values: tuple[str, ...], policy: tuple[Polic
 
 def _null(clause: ConditionClause, value: ContextValue) -> Tri:
     presence = value.presence
-    if presence is Presence.ONE_OF:
-        return tri_across(_null(clause, alternative) for alternative in value.alternatives)
     if presence is Presence.MAYBE:
         worlds: tuple[bool, ...] = (True, False)
     elif presence is Presence.ABSENT or (presence is Presence.KNOWN and not value.values):

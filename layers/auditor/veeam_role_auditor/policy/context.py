@@ -4,8 +4,8 @@ The Veeam appliance calls ``sts:AssumeRole`` with the credentials of its EC2 ins
 a role session of the Impersonation role. Values come from the IAM User Guide pages "AWS global
 condition context keys" and "IAM policy elements: Variables and tags" (principal key values table).
 A key is one of: known (its values), absent, present with an unknown value, maybe present (unknown
-whether and what), a known prefix followed by an unknown suffix (``aws:userid``), or one of several
-alternatives. Condition evaluation turns anything it cannot decide into UNKNOWN: never guess.
+whether and what), or a known prefix followed by an unknown suffix (``aws:userid``).
+Condition evaluation turns anything it cannot decide into UNKNOWN: never guess.
 """
 
 from __future__ import annotations
@@ -24,14 +24,12 @@ class Presence(Enum):
     PRESENT_UNKNOWN = "present_unknown"
     MAYBE = "maybe"
     PREFIX = "prefix"
-    ONE_OF = "one_of"
 
 
 @dataclass(frozen=True, slots=True)
 class ContextValue:
     presence: Presence
     values: tuple[str, ...] = ()
-    alternatives: tuple[ContextValue, ...] = ()
     why: str = ""
 
 

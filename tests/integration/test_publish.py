@@ -324,9 +324,8 @@ def test_untagging_archives_and_retagging_reopens(pipeline: Pipeline, iam: Any) 
     assert [m.attributes["transition"] for m in pipeline.received()] == ["new_failure"]
 
 
-def test_severity_change_is_one_alert(pipeline: Pipeline, iam: Any) -> None:
-    pipeline.run()
-    pipeline.received()
+def _make_missing_role_conditional(pipeline: Pipeline, iam: Any) -> None:
+    """The MISSING role trusts the appliance, but only from a source IP: FAILED/HIGH becomes WARNING/MEDIUM."""
     conditional = {
         "Version": "2012-10-17",
         "Statement": [
@@ -339,6 +338,12 @@ def test_severity_change_is_one_alert(pipeline: Pipeline, iam: Any) -> None:
         ],
     }
     iam.update_assume_role_policy(RoleName=MISSING, PolicyDocument=json.dumps(conditional))
+
+
+def test_severity_change_is_one_alert(pipeline: Pipeline, iam: Any) -> None:
+    pipeline.run()
+    pipeline.received()
+    _make_missing_role_conditional(pipeline, iam)
     pipeline.run()
     (change,) = pipeline.received()
     assert change.attributes["transition"] == "severity_change"
@@ -548,18 +553,7 @@ def test_a_transition_below_the_threshold_does_not_hide_a_later_resolution(pipel
     high_only = pipeline.publisher(min_alert_severity="HIGH")
     pipeline.run(high_only)
     assert MISSING in "".join(m.subject for m in pipeline.received())  # told: FAILED/HIGH
-    conditional = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": pipeline.sample.appliance_role_arn},
-                "Action": "sts:AssumeRole",
-                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
-            }
-        ],
-    }
-    iam.update_assume_role_policy(RoleName=MISSING, PolicyDocument=json.dumps(conditional))
+    _make_missing_role_conditional(pipeline, iam)
     pipeline.run(high_only)
     assert pipeline.received() == []  # HIGH to MEDIUM: below the threshold, not alerted
     fix_trust(pipeline, iam)

@@ -192,6 +192,23 @@ def test_failures_end_in_the_dead_letter_queue_and_raise_alarms() -> None:
     assert all(alarm["AlarmActions"] == [{"Ref": "AlertTopic"}] for alarm in alarms.values())
 
 
+def test_the_recheck_source_stays_within_the_functions_reserved_concurrency() -> None:
+    # An SQS event source mapping ignores reserved concurrency: without a maximum it polls more batches
+    # than the function may run, and each throttled batch counts as a receive (Lambda Developer Guide,
+    # "Configuring maximum concurrency for Amazon SQS event sources"; 2 is the smallest maximum).
+    function = RESOURCES["IamChangeFunction"]["Properties"]
+    maximum = function["Events"]["Recheck"]["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+    assert 2 <= maximum < function["ReservedConcurrentExecutions"]  # room left for the IAM change events
+
+
+def test_a_throttled_recheck_is_received_again_before_it_reaches_the_dead_letter_queue() -> None:
+    # Lambda's guidance for SQS sources ("Understanding SQS retries"): visibility timeout at least six
+    # times the function's timeout, maxReceiveCount at least 5.
+    queue = RESOURCES["RecheckQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * RESOURCES["IamChangeFunction"]["Properties"]["Timeout"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+
+
 def test_everything_at_rest_is_encrypted() -> None:
     assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertKey"}
     assert RESOURCES["AlertKey"]["Properties"]["EnableKeyRotation"] is True

@@ -220,6 +220,20 @@ def test_everything_at_rest_is_encrypted() -> None:
         assert RESOURCES[queue]["Properties"]["SqsManagedSseEnabled"] is True
 
 
+@pytest.mark.parametrize("name", ["StateTable", "AlertKey"])
+def test_state_and_the_alerts_key_survive_a_stack_delete_or_a_replacement(name: str, tmp_path: Path) -> None:
+    # The table remembers what was published (without it every finding is news again); deleting the key
+    # cannot be undone. Both policies: DeletionPolicy alone does not cover a replacement.
+    for document in (TEMPLATE, translated(tmp_path)):
+        resource = document["Resources"][name]
+        assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # CloudFormation names the table, so a retained one never collides with the one a redeployment creates.
+    assert "TableName" not in RESOURCES["StateTable"]["Properties"]
+    # Where to find them after `sam delete`: the README tells to note these outputs first.
+    assert TEMPLATE["Outputs"]["StateTableName"]["Value"] == {"Ref": "StateTable"}
+    assert TEMPLATE["Outputs"]["AlertKeyArn"]["Value"] == {"Fn::GetAtt": ["AlertKey", "Arn"]}
+
+
 def test_optional_email_subscription() -> None:
     subscription = RESOURCES["AlertEmailSubscription"]
     assert subscription["Condition"] == "HasAlertEmail"

@@ -7,6 +7,7 @@ CloudFormation with aws-sam-translator (as `sam package`/`deploy` would) and lin
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,12 +19,22 @@ from samtranslator.yaml_helper import yaml_parse
 
 from tests.conftest import ROOT
 from veeam_role_auditor.cloudtrail import HANDLED_EVENTS
+from veeam_role_auditor.policy.wildcard import arn_match
 
 TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
 FORWARDER = yaml_parse((ROOT / "forwarder.yaml").read_text())
 RESOURCES = TEMPLATE["Resources"]
 
 DEFAULT_PRODUCT = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+# CloudWatch names the alarm that publishes in aws:SourceArn (CloudWatch User Guide, alarm ARN format).
+ALARM_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
+THIS_STACKS_ALARMS = ALARM_ARN + "${AWS::StackName}-*"
+SAMPLE_STACK = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "eu-west-1",
+    "AWS::AccountId": "111122223333",
+    "AWS::StackName": "veeam-role-auditor",
+}
 SCAN_ACTIONS = {
     "iam:GetAccountAuthorizationDetails",
     "iam:GetPolicy",
@@ -76,6 +87,15 @@ def translated(tmp_path: Path) -> dict[str, Any]:
         capture_output=True,
     )
     return dict(json.loads(output.read_text()))
+
+
+def sample(text: str) -> str:
+    """A Fn::Sub string as it resolves in a sample stack."""
+    return re.sub(r"\$\{([^}]+)\}", lambda match: SAMPLE_STACK[match.group(1)], text)
+
+
+def alarms() -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
 
 def actions(function: str) -> set[str]:
@@ -238,6 +258,30 @@ def test_optional_email_subscription() -> None:
     subscription = RESOURCES["AlertEmailSubscription"]
     assert subscription["Condition"] == "HasAlertEmail"
     assert TEMPLATE["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
+
+
+def test_alarms_are_named_after_the_stack_so_policies_can_name_them() -> None:
+    names = [alarm["AlarmName"]["Fn::Sub"] for alarm in alarms().values()]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert name.startswith("${AWS::StackName}-")
+        assert arn_match(sample(THIS_STACKS_ALARMS), sample(ALARM_ARN + name))
+    assert not arn_match(sample(THIS_STACKS_ALARMS), sample(ALARM_ARN + "another-stack-errors"))
+
+
+def test_only_this_stacks_alarms_may_publish_to_the_topic_and_use_its_key() -> None:
+    # Without aws:SourceArn, any alarm of the account could post to the topic (confused deputy).
+    policies = {
+        "AlertTopicPolicy": RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"],
+        "AlertKey": RESOURCES["AlertKey"]["Properties"]["KeyPolicy"],
+    }
+    for name, policy in policies.items():
+        grants = [s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+        assert [grant["Effect"] for grant in grants] == ["Allow"], name
+        assert grants[0]["Condition"] == {
+            "ArnLike": {"aws:SourceArn": {"Fn::Sub": THIS_STACKS_ALARMS}},
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        }, name
 
 
 # ---------------------------------------------------------------------- least privilege

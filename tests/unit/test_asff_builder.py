@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from veeam_role_auditor.model import Finding, RoleSnapshot, finding_id, iso
 from veeam_role_auditor.publish.asff import archived_asff, product_arn, to_asff
 from veeam_role_auditor.publish.asff_rules import FIELD_LIMITS, MAX_FINDING_BYTES, validate_batch, validate_finding
@@ -100,3 +103,52 @@ def test_archived_findings_are_valid_asff_too() -> None:
     )
     assert validate_batch([document, build(finding())]) == []
     assert (document["RecordState"], document["Compliance"]) == ("ARCHIVED", {"Status": "FAILED"})
+
+
+def with_role(**changes: object) -> Finding:
+    role = finding().role
+    assert role is not None
+    return finding(role=RoleSnapshot(**{**role.__dict__, **changes}))
+
+
+def test_tags_iam_accepts_are_written_in_the_characters_asff_accepts() -> None:
+    tags = {
+        "veeam:backup-role": "true",
+        "Équipe": "Sauvegarde été",  # accents dropped
+        "site": "東京 1",  # other letters by code point
+        "note": "a\u00a0b\u3000c",  # any space is a space
+        "empty": "",  # IAM allows an empty value; ASFF does not: left out
+        "Equipe": "second",  # the same key as "Équipe" once written: left out
+        "long": "é" + "日" * 255,
+    }
+    document = build(with_role(tags=tags))
+    assert document["Resources"][0]["Tags"] == {  # type: ignore[index]
+        "veeam:backup-role": "true",
+        "Equipe": "Sauvegarde ete",
+        "site": "U+6771U+4EAC 1",
+        "note": "a b c",
+        "long": "e" + "U+65E5" * 42 + "...",
+    }
+    assert validate_finding(document) == []
+
+
+IAM_TAG_TEXT = st.characters(categories=["L", "Z", "N"], include_characters="_.:/=+-@")
+
+
+@given(
+    st.dictionaries(
+        st.text(IAM_TAG_TEXT, min_size=1, max_size=128),
+        st.text(IAM_TAG_TEXT, max_size=256),
+        max_size=50,
+    )
+)
+def test_every_tag_iam_accepts_gives_a_valid_finding(tags: dict[str, str]) -> None:
+    # "Tag" (IAM API reference): keys [\p{L}\p{Z}\p{N}_.:/=+\-@]+ of 1-128, values the same, 0-256.
+    assert validate_finding(build(with_role(tags=tags))) == []
+
+
+def test_a_trust_policy_kept_as_text_is_written_in_the_characters_asff_accepts() -> None:
+    document = build(with_role(trust_policy='{"Sid": "東京\x1b\u00a0é\U0001f600'))
+    details = document["Resources"][0]["Details"]["AwsIamRole"]  # type: ignore[index]
+    assert details["AssumeRolePolicyDocument"] == '{"Sid": "\\u6771\\u4eac\\u001b\\u00a0é\\ud83d\\ude00'
+    assert validate_finding(document) == []

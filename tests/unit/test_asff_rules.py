@@ -147,6 +147,8 @@ def test_public_constants() -> None:
         "Resources.Type": 256,
         "Resources.Region": 16,
         "Resources.Details.AwsIamRole.AssumeRolePolicyDocument": 131072,
+        "Resources.Tags.key": 128,
+        "Resources.Tags.value": 256,
     }
 
 
@@ -552,6 +554,36 @@ def test_assume_role_policy_document_character_set() -> None:
     assert validate_finding(role_detail("AssumeRolePolicyDocument", '{"Sid": "\u0100"}')) == [
         "Resources[0].Details.AwsIamRole.AssumeRolePolicyDocument: character '\u0100' at position 9"
         " is outside tab, LF, CR, U+0020-U+007E and U+00A1-U+00FF"
+    ]
+
+
+def test_resource_tags_within_the_documented_character_set_and_lengths_are_valid() -> None:
+    tags = {"veeam:backup-role": "true", "Team Name": "Backup_Ops/eu-west-1 +=.@:", "k" * 128: "v" * 256}
+    assert validate_finding(with_("Resources.0.Tags", tags)) == []
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"team": "\u00c9quipe"}, "Resources[0].Tags['team']: character '\u00c9' is outside ASCII letters, digits,"),
+        ({"\u00e9quipe": "x"}, "Resources[0].Tags: key '\u00e9quipe': character '\u00e9' is outside ASCII letters,"),
+        ({"team": "a\u00a0b"}, "Resources[0].Tags['team']: character '\\xa0' is outside ASCII letters, digits,"),
+        ({"team": ""}, "Resources[0].Tags['team']: must contain a non-whitespace character"),
+        ({"team": "  "}, "Resources[0].Tags['team']: must contain a non-whitespace character"),
+        ({"team": "v" * 257}, "Resources[0].Tags['team']: length 257 exceeds the maximum of 256"),
+        ({"k" * 129: "v"}, f"Resources[0].Tags: key {'k' * 129!r}: length 129 exceeds the maximum of 128"),
+        ({"team": 7}, "Resources[0].Tags['team']: must be a string, got integer"),
+    ],
+)
+def test_resource_tags_outside_what_security_hub_accepts(tags: dict[str, Any], expected: str) -> None:
+    (error,) = validate_finding(with_("Resources.0.Tags", tags))
+    assert error.startswith(expected)
+
+
+def test_at_most_fifty_resource_tags() -> None:
+    assert validate_finding(with_("Resources.0.Tags", {f"k{i}": "v" for i in range(50)})) == []
+    assert validate_finding(with_("Resources.0.Tags", {f"k{i}": "v" for i in range(51)})) == [
+        "Resources[0].Tags: 51 tags exceed the maximum of 50"
     ]
 
 

@@ -7,17 +7,23 @@ is shortened with an ellipsis rather than rejected, so no finding is lost to a l
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
 from .. import checks
 from ..model import Finding, iso
-from .asff_rules import FIELD_LIMITS, SCHEMA_VERSION
+from .asff_rules import FIELD_LIMITS, MAX_RESOURCE_TAGS, SCHEMA_VERSION, TAG_CHARACTERS
 
 PRODUCT_NAME = "veeam-role-auditor"
 FIELD_PREFIX = "veeam-role-auditor/"
-# "Tags" of a Resource (ASFF): up to 50 tags, keys up to 128 and values up to 256 characters.
-MAX_TAGS, MAX_TAG_KEY, MAX_TAG_VALUE = 50, 128, 256
+MAX_TAGS = MAX_RESOURCE_TAGS
+MAX_TAG_KEY = FIELD_LIMITS["Resources.Tags.key"]
+MAX_TAG_VALUE = FIELD_LIMITS["Resources.Tags.value"]
+# "AwsIamRoleDetails" (API reference): AssumeRolePolicyDocument "Pattern: [\u0009\u000A\u000D\u0020-\u007E
+# \u00A1-\u00FF]+". A document IAM returned as text (one that is not valid JSON) may hold anything else.
+_OUTSIDE_POLICY_CHARSET = re.compile(r"[^\t\n\r\x20-\x7e\xa1-\xff]")
 
 
 def product_arn(partition: str, region: str, account: str) -> str:
@@ -162,7 +168,8 @@ def _resource(finding: Finding, region: str) -> dict[str, Any]:
         "RoleId": role.role_id,
         "Path": role.path,
     }
-    document = role.trust_policy if isinstance(role.trust_policy, str) else json.dumps(role.trust_policy)
+    # json.dumps escapes every character outside ASCII, so only a document kept as text needs this.
+    document = _policy_text(role.trust_policy) if isinstance(role.trust_policy, str) else json.dumps(role.trust_policy)
     limit = FIELD_LIMITS["Resources.Details.AwsIamRole.AssumeRolePolicyDocument"]
     if len(document) <= limit:
         details["AssumeRolePolicyDocument"] = document
@@ -175,9 +182,51 @@ def _resource(finding: Finding, region: str) -> dict[str, Any]:
     return resource
 
 
+def _policy_text(document: str) -> str:
+    """A trust policy kept as text, with every character ASFF refuses written as a JSON escape."""
+    return _OUTSIDE_POLICY_CHARSET.sub(_json_escape, document)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def _tags(tags: Mapping[str, str]) -> dict[str, str]:
-    return {
-        shorten(key, MAX_TAG_KEY): shorten(value, MAX_TAG_VALUE)
-        for key, value in list(tags.items())[:MAX_TAGS]
-        if value is not None
-    }
+    """The role's tags as ASFF accepts them (see asff_rules.TAG_CHARACTERS), for every tag IAM accepts.
+
+    A key or value outside that set is written in it: accents dropped (Équipe -> Equipe), spaces of any
+    kind as a space, any other character as its code point (日 -> U+65E5), cut with "..." when too long.
+    A tag whose value is empty (IAM allows it, ASFF does not) is left out, as is a key that comes out the
+    same as an earlier one.
+    """
+    result: dict[str, str] = {}
+    for key, value in tags.items():
+        if len(result) == MAX_TAGS:
+            break
+        if value is None:
+            continue
+        asff_key, asff_value = _tag_text(key, MAX_TAG_KEY), _tag_text(value, MAX_TAG_VALUE)
+        if asff_key.strip() and asff_value.strip() and asff_key not in result:
+            result[asff_key] = asff_value
+    return result
+
+
+def _tag_text(text: str, limit: int) -> str:
+    if TAG_CHARACTERS.fullmatch(text) and len(text) <= limit:
+        return text
+    written: list[str] = []
+    for char in unicodedata.normalize("NFKD", text):
+        if TAG_CHARACTERS.fullmatch(char):
+            written.append(char)
+        elif unicodedata.combining(char):
+            continue  # the accent of a decomposed é or ü: its letter was kept
+        elif unicodedata.category(char).startswith("Z") or char.isspace():
+            written.append(" ")
+        else:
+            written.append(f"U+{ord(char):04X}")
+    result = "".join(written)
+    return result if len(result) <= limit else result[: limit - 3] + "..."

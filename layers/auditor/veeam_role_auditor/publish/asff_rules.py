@@ -64,7 +64,18 @@ FIELD_LIMITS: Final[dict[str, int]] = {
     "Resources.Region": 16,
     # "AwsIamRoleDetails" (API reference): AssumeRolePolicyDocument "Maximum length of 131072".
     "Resources.Details.AwsIamRole.AssumeRolePolicyDocument": 131072,
+    # "Resource attributes" (User Guide), Tags: keys up to 128 and values up to 256 characters.
+    "Resources.Tags.key": 128,
+    "Resources.Tags.value": 256,
 }
+# "Resource attributes" (User Guide), Tags: at most 50 tags per resource.
+MAX_RESOURCE_TAGS: Final = 50
+# "Resource attributes" (User Guide), Tags: keys and values may contain only letters, numbers, spaces and
+# _ . : / = + - @ (ASCII). IAM accepts more ("Tag" in the IAM API reference: [\p{L}\p{Z}\p{N}_.:/=+\-@]*,
+# so é, ü, 日 and a no-break space). The API model types both as NonEmptyString (pattern .*\S.*), so an
+# empty value, which IAM allows, is refused too.
+TAG_CHARACTERS: Final = re.compile(r"[A-Za-z0-9 _.:/=+\-@]*", re.ASCII)
+TAG_CHARSET: Final = "ASCII letters, digits, spaces and _ . : / = + - @"
 
 # "Severity" (API reference): Label "Valid Values: INFORMATIONAL | LOW | MEDIUM | HIGH | CRITICAL";
 # "FindingProviderSeverity" (API reference) lists the same values.
@@ -484,10 +495,31 @@ def _check_resources(errors: list[str], value: object) -> None:
             _check_enum(errors, f"{path}.Partition", resource["Partition"], PARTITIONS)
         if "Region" in resource:
             _check_string(errors, f"{path}.Region", resource["Region"], FIELD_LIMITS["Resources.Region"])
+        if "Tags" in resource:
+            _check_tags(errors, f"{path}.Tags", resource["Tags"])
         if "Details" in resource:
             details = _check_object(errors, f"{path}.Details", resource["Details"])
             if details is not None and resource_type == "AwsIamRole" and "AwsIamRole" in details:
                 _check_iam_role(errors, f"{path}.Details.AwsIamRole", details["AwsIamRole"])
+
+
+def _check_tags(errors: list[str], path: str, value: object) -> None:
+    # "Resource attributes" (User Guide), Tags; see TAG_CHARACTERS.
+    tags = _check_object(errors, path, value)
+    if tags is None:
+        return
+    if len(tags) > MAX_RESOURCE_TAGS:
+        errors.append(f"{path}: {len(tags)} tags exceed the maximum of {MAX_RESOURCE_TAGS}")
+    for key, tag_value in tags.items():
+        for part, text, limit in (
+            ("key", key, FIELD_LIMITS["Resources.Tags.key"]),
+            ("value", tag_value, FIELD_LIMITS["Resources.Tags.value"]),
+        ):
+            where = f"{path}[{key!r}]" if part == "value" else f"{path}: key {key!r}"
+            checked = _check_string(errors, where, text, limit)
+            if checked is not None and not TAG_CHARACTERS.fullmatch(checked):
+                outside = next(char for char in checked if not TAG_CHARACTERS.fullmatch(char))
+                errors.append(f"{where}: character {outside!r} is outside {TAG_CHARSET}")
 
 
 def _check_iam_role(errors: list[str], path: str, value: object) -> None:

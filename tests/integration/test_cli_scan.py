@@ -162,7 +162,7 @@ def test_fix_apply_saves_the_old_policy_then_updates(
     code, out, _ = run(
         ["fix", "--role-name", "VeeamSnapshotMissingTrust", "--appliance-role-arn", sample.appliance_role_arn], capsys
     )
-    assert (code, "nothing to change" in out) == (0, True)
+    assert (code, "the appliance can already assume this role.\nNothing to change." in out) == (0, True)
 
 
 def test_fix_unknown_role(sample: SampleAccount, capsys: pytest.CaptureFixture[str]) -> None:

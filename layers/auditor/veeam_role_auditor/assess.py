@@ -16,6 +16,7 @@ from .checks import Check
 from .model import ApplianceState, Finding, RoleSnapshot, Severity, Status, finding_id
 from .policy import (
     Appliance,
+    InvalidArnError,
     NamedPolicy,
     PolicyDocument,
     TrustVerdict,
@@ -27,7 +28,7 @@ from .policy import (
     parse_role_arn,
 )
 from .remediation import (
-    corrected_trust_policy,
+    plan_trust_fix,
     statement_to_add,
     with_role_instead_of_account,
     without_deleted_principals,
@@ -74,6 +75,10 @@ def engine_appliance(state: ApplianceState, settings: ScanSettings) -> Appliance
     )
 
 
+ASSESSMENT_ERROR = "assessment_error"
+"""Key in ``Finding.extra`` of a NOT_AVAILABLE finding made because assessing the role raised."""
+
+
 def assess_role(
     role: RoleSnapshot,
     appliances: Sequence[ApplianceState],
@@ -81,8 +86,72 @@ def assess_role(
     *,
     previous_appliance_ids: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    account: str | None = None,
+    partition: str | None = None,
 ) -> list[Finding]:
-    """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE."""
+    """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE.
+
+    Never raises: a role that cannot be assessed (an ARN the engine cannot parse, a defect of ours)
+    gets NOT_AVAILABLE for every check, with the reason, so one odd role never stops a scan and its
+    earlier findings are not archived as if it were gone. ``account``/``partition`` (the scanned
+    account's) name such a finding when the role's own ARN cannot.
+    """
+    try:
+        return _assess_role(role, appliances, settings, previous_appliance_ids, now)
+    except Exception as error:  # noqa: BLE001 -- any defect stays with its role (see docstring)
+        return not_assessed(role, appliances, ROLE_FINDING_CHECKS, error, account=account, partition=partition)
+
+
+ROLE_FINDING_CHECKS: tuple[Check, ...] = (*checks.ROLE_CHECKS, checks.UNTAGGED_TRUSTING)
+"""The checks every in-scope role gets a finding for (VRA-INVENTORY-1 as PASSED)."""
+
+
+def not_assessed(
+    role: RoleSnapshot,
+    appliances: Sequence[ApplianceState],
+    role_checks: Sequence[Check],
+    error: Exception,
+    *,
+    account: str | None = None,
+    partition: str | None = None,
+) -> list[Finding]:
+    """NOT_AVAILABLE for each check of a role whose assessment raised, with the reason."""
+    parts = role.arn.split(":") if isinstance(role.arn, str) else []
+    account = account or (parts[4] if len(parts) > 5 and parts[4] else None) or _first_account(appliances)
+    partition = partition or (parts[1] if len(parts) > 5 and parts[1] else None) or "aws"
+    appliance = _fallback_appliance(appliances, partition, account)
+    build = _Builder(role, appliances, appliance, resource_arn=str(role.arn), partition=partition, account=account)
+    reason = f"the auditor could not assess {role.arn}: {type(error).__name__}: {error}"
+    return [
+        build.finding(check, "NOT_AVAILABLE", [reason], extra={ASSESSMENT_ERROR: type(error).__name__})
+        for check in role_checks
+    ]
+
+
+def _first_account(appliances: Sequence[ApplianceState]) -> str:
+    for state in appliances:
+        parts = state.role_arn.split(":")
+        if len(parts) > 5:
+            return parts[4]
+    return "000000000000"
+
+
+def _fallback_appliance(appliances: Sequence[ApplianceState], partition: str, account: str) -> Appliance:
+    for state in appliances:
+        try:
+            return make_appliance(state.role_arn)
+        except InvalidArnError:
+            continue
+    return make_appliance(f"arn:{partition}:iam::{account}:role/unknown")
+
+
+def _assess_role(
+    role: RoleSnapshot,
+    appliances: Sequence[ApplianceState],
+    settings: ScanSettings,
+    previous_appliance_ids: Mapping[str, str] | None,
+    now: datetime | None,
+) -> list[Finding]:
     trust = parse_policy(role.trust_policy, "trust")  # parsed once, evaluated for every appliance
     evaluated = [_evaluate(role, state, settings, now, trust) for state in appliances]
     best = max(evaluated, key=lambda e: (_ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via]))
@@ -145,6 +214,15 @@ def assess_untagged_role(
     """
     if settings.tag_value(role.tags) is not None or not role.path.startswith(settings.path_prefix):
         return None
+    try:
+        return _assess_untagged_role(role, appliances, settings, now)
+    except Exception as error:  # noqa: BLE001 -- as in assess_role: the role is reported, the scan goes on
+        return not_assessed(role, appliances, (checks.UNTAGGED_TRUSTING,), error)[0]
+
+
+def _assess_untagged_role(
+    role: RoleSnapshot, appliances: Sequence[ApplianceState], settings: ScanSettings, now: datetime | None
+) -> Finding | None:
     trust = parse_policy(role.trust_policy, "trust")
     if not _names_an_appliance_role(trust, appliances):
         return None  # most untagged roles: no need to evaluate them at all
@@ -175,6 +253,23 @@ def assess_appliance(
     build = _Builder(
         state.snapshot, (state,), appliance, resource_arn=state.role_arn, partition=partition, account=account
     )
+    try:
+        return _assess_appliance(state, build, appliance, partition=partition, account=account, now=now)
+    except Exception as error:  # noqa: BLE001 -- as in assess_role: reported, never a failed scan
+        reason = f"the auditor could not assess {state.role_arn}: {type(error).__name__}: {error}"
+        return build.finding(check, "NOT_AVAILABLE", [reason], extra={ASSESSMENT_ERROR: type(error).__name__})
+
+
+def _assess_appliance(
+    state: ApplianceState,
+    build: _Builder,
+    appliance: Appliance,
+    *,
+    partition: str,
+    account: str,
+    now: datetime | None,
+) -> Finding:
+    check = checks.APPLIANCE_USABLE
     if not state.in_scanned_account:
         return build.finding(
             check,
@@ -220,20 +315,22 @@ def _trust_finding(build: _Builder, best: _Evaluated, role: RoleSnapshot, now: d
     if verdict.appliance_can_assume == "yes":
         return build.finding(checks.TRUST_CAN_ASSUME, "PASSED", details)
     status: Status = "WARNING" if verdict.appliance_can_assume == "conditional" else "FAILED"
-    if status == "WARNING":
-        details.append(
-            "if Veeam's request carries the values this depends on (for example a configured external id), "
-            "tell the auditor (--external-id, --appliance-org-id); otherwise add the statement below"
-        )
-    corrected = corrected_trust_policy(
+    fix = plan_trust_fix(
         role.trust_policy, role.arn, best.appliance, role_tags=dict(role.tags), now=now, current=verdict
     )
+    if fix.document is None:
+        # No correction that is safe to offer: say why and what would decide, never an unconditional Allow.
+        details.append(f"no corrected trust policy is offered: {fix.refusal}")
+        details.extend(f"decided by: {decider}" for decider in fix.deciding_inputs)
+        return build.finding(
+            checks.TRUST_CAN_ASSUME, status, details, remediation=checks.TRUST_CAN_ASSUME.remediation_no_fix
+        )
     return build.finding(
         checks.TRUST_CAN_ASSUME,
         status,
-        details,
+        details + list(fix.notes),
         statement=statement_to_add(best.appliance.role.arn),
-        corrected=corrected,
+        corrected=fix.document,
     )
 
 
@@ -322,6 +419,8 @@ class _Builder:
         *,
         statement: dict[str, Any] | None = None,
         corrected: dict[str, Any] | None = None,
+        remediation: str | None = None,
+        extra: Mapping[str, str] | None = None,
     ) -> Finding:
         name, fields = self.name, self.fields
         return Finding(
@@ -331,7 +430,7 @@ class _Builder:
             severity=_severity(check, status),
             title=f"{check.title}: {name}",
             description=check.description.format(**fields) if "{" in check.description else check.description,
-            remediation=check.remediation.format(**fields),
+            remediation=(remediation or check.remediation).format(**fields),
             role_arn=self.resource_arn,
             account=self.account,
             partition=self.partition,
@@ -341,6 +440,7 @@ class _Builder:
             details=tuple(details),
             statement_to_add=statement,
             corrected_policy=corrected,
+            extra=extra or {},
         )
 
 

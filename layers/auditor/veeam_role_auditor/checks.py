@@ -32,6 +32,8 @@ class Check:
     """What is wrong when the check fails, as a short phrase for alerts: "the role trusts ..."."""
     resource: Literal["role", "appliance"] = "role"
     warning_severity: Severity | None = None
+    remediation_no_fix: str = ""
+    """Template used instead of ``remediation`` when no safe correction can be offered (the details say why)."""
 
 
 TRUST_CAN_ASSUME = Check(
@@ -50,6 +52,12 @@ TRUST_CAN_ASSUME = Check(
         "Add the statement below to the trust policy of {role_name} (or run: veeam-role-auditor fix "
         "--role-name {role_name} --appliance-role-arn {appliance_role_arn}). IAM applies trust policy "
         "changes within about 5 minutes."
+    ),
+    remediation_no_fix=(
+        "No change to the trust policy of {role_name} is proposed, because none could be shown to be safe: "
+        "the details say why and which values decide (run: veeam-role-auditor fix --role-name {role_name} "
+        "--appliance-role-arn {appliance_role_arn} with those values). Never add an Allow without the "
+        "conditions of an Allow that already names the appliance."
     ),
 )
 IDENTITY_ALLOWS = Check(
@@ -133,8 +141,8 @@ NOT_PRINCIPAL = Check(
     severity="HIGH",
     asff_types=(f"{_BEST_PRACTICES}/Overly Permissive Trust",),
     description=(
-        "NotPrincipal in a trust policy is unsupported with Allow and error-prone with Deny: AWS "
-        "recommends aws:PrincipalArn conditions instead."
+        "NotPrincipal cannot be used in an IAM role trust policy (IAM User Guide, NotPrincipal), so the "
+        "auditor treats such a trust policy as invalid; AWS recommends aws:PrincipalArn conditions instead."
     ),
     remediation=(
         "In the trust policy of {role_name}, replace an Allow with NotPrincipal by an Allow that names the "

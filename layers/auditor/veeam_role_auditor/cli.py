@@ -1,7 +1,8 @@
 """Command line: ``python -m veeam_role_auditor evaluate|scan|fix``.
 
 Exit codes: 0 success (``evaluate`` exits 0 whatever the verdict), 1 findings at or above
-``--fail-on`` (``scan``), 2 unusable arguments, unreadable files or credential problems, with a
+``--fail-on`` (``scan``) or a problem ``fix`` did not change, 2 unusable arguments, unreadable files
+or credential problems, 3 AWS refused a change or the policy changed under ``fix``; each with a
 one-line message on stderr.
 """
 
@@ -24,14 +25,18 @@ from .policy import (
     evaluate_trust,
     make_appliance,
 )
-from .policy.document import PolicyParseError
-from .remediation import plan_trust_fix, statement_to_add
+from .remediation import DEFAULT_TRUST_POLICY_QUOTA, plan_trust_fix, policy_length
+from .text import escape_control
 
 PROG = "veeam-role-auditor"
 
 
 class UsageError(Exception):
     """A problem the user can fix: bad arguments, unreadable files, missing credentials."""
+
+
+class RuntimeFailure(Exception):
+    """AWS refused or the world changed under us (exit 3): nothing the arguments could fix."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a tag of the audited role, for aws:ResourceTag conditions (repeatable)",
+    )
+    evaluate.add_argument(
+        "--trust-policy-quota",
+        type=int,
+        default=DEFAULT_TRUST_POLICY_QUOTA,
+        metavar="N",
+        help="the account's role trust policy length quota, in characters without white space (default 2048, "
+        "IAM's default; see aws iam get-account-summary: AssumeRolePolicySizeQuota)",
     )
     evaluate.add_argument("--format", choices=("json", "text"), default="json")
 
@@ -123,6 +136,18 @@ def build_parser() -> argparse.ArgumentParser:
     _appliance_arguments(fix, multiple=False)
     _aws_arguments(fix)
     fix.add_argument("--apply", action="store_true", help="update the role's trust policy in IAM")
+    fix.add_argument(
+        "--force",
+        action="store_true",
+        help="change the policy even when the verdict depends on unknown values or an Allow with conditions "
+        "already names the appliance (removes the protection of those conditions)",
+    )
+    fix.add_argument(
+        "--narrow",
+        action="store_true",
+        help='when the appliance already has access, replace "*" and its whole account by the Impersonation '
+        "role ARN (foreign principals are never removed)",
+    )
     fix.add_argument(
         "--backup-dir",
         type=Path,
@@ -186,6 +211,13 @@ def command_evaluate(args: argparse.Namespace) -> int:
         tags = parse_tags(args.role_tag)
         verdict = evaluate_trust(document, args.role_arn, appliance, role_tags=tags or None)
         output: dict[str, Any] = verdict.to_dict()
+        length = policy_length(document)
+        if length > args.trust_policy_quota:
+            output["reasons"].append(
+                f"size: the document is {length} characters (white space not counted), over the trust policy "
+                f'quota of {args.trust_policy_quota} (IAM and AWS STS quotas, "Role trust policy length"): '
+                "IAM refuses it unless the account's quota is raised"
+            )
         if args.identity_policy_file:
             policies = [NamedPolicy(str(path), read_policy_file(path)) for path in args.identity_policy_file]
             boundary = None
@@ -198,45 +230,45 @@ def command_evaluate(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(output, indent=2))
     else:
-        print(
-            _evaluate_text(
-                output, args.appliance_role_arn, _fix_text(document, args.role_arn, appliance, verdict, tags)
-            )
-        )
+        print(_evaluate_text(output, _fix_text(document, args.role_arn, appliance, verdict, tags)))
     return 0
 
 
-def _evaluate_text(output: dict[str, Any], appliance_role_arn: str, fix: Sequence[str] = ()) -> str:
+def _evaluate_text(output: dict[str, Any], fix: Sequence[str] = ()) -> str:
     lines = [f"appliance can assume: {output['appliance_can_assume']}"]
     if output["via"]:
         lines[0] += f" (via {output['via']})"
     lines.append("risks: " + (", ".join(output["risks"]) if output["risks"] else "none"))
-    lines.extend(f"  - {reason}" for reason in output["reasons"])
+    # Reasons quote the document (condition keys, principals): untrusted text, shown escaped.
+    lines.extend(f"  - {escape_control(reason)}" for reason in output["reasons"])
     identity = output.get("identity")
     if identity:
         lines.append(f"identity policies allow sts:AssumeRole: {identity['allows_assume_role']}")
-        lines.extend(f"  - {reason}" for reason in identity["reasons"])
+        lines.extend(f"  - {escape_control(reason)}" for reason in identity["reasons"])
     works = output["appliance_can_assume"] == "yes" and (not identity or identity["allows_assume_role"] == "yes")
     if works:
         lines.append("This will work: the appliance can assume the role.")
-    elif fix:
+    else:
         lines.extend(fix)
-    elif output["appliance_can_assume"] != "yes":
-        lines.append("To let the appliance assume the role, add this statement to its trust policy:")
-        lines.append(json.dumps(statement_to_add(appliance_role_arn), indent=2))
     return "\n".join(lines)
 
 
 def _fix_text(
     document: str, role_arn: str, appliance: Appliance, verdict: TrustVerdict, tags: dict[str, str]
 ) -> list[str]:
-    """What to change when an explicit Deny blocks the appliance; empty when adding the statement is all."""
-    if verdict.appliance_can_assume == "yes" or not verdict.blocking_denies or "malformed" in verdict.risks:
+    """What to change in the trust policy, or why no change is proposed; empty when it works."""
+    if verdict.appliance_can_assume == "yes":
         return []
-    try:
-        fix = plan_trust_fix(document, role_arn, appliance, role_tags=tags or None, current=verdict)
-    except (ValueError, PolicyParseError):
-        return []
+    fix = plan_trust_fix(document, role_arn, appliance, role_tags=tags or None, current=verdict)
+    if fix.document is None:
+        lines = [f"No change is proposed: {escape_control(fix.refusal or '')}"]
+        lines.extend(f"  decided by: {decider}" for decider in fix.deciding_inputs)
+        return lines
+    if not fix.narrowed:
+        assert fix.added is not None  # a fix that narrows nothing adds the statement
+        lines = ["To let the appliance assume the role, add this statement to its trust policy:"]
+        lines.append(json.dumps(fix.added, indent=2))
+        return lines + [f"note: {note}" for note in fix.notes]
     lines = ["To let the appliance assume the role, change its trust policy:"]
     for position, statement in fix.narrowed:
         if statement is None:
@@ -247,7 +279,7 @@ def _fix_text(
     if fix.added is not None:
         lines.append("and add this statement:")
         lines.append(json.dumps(fix.added, indent=2))
-    return lines
+    return lines + [f"note: {note}" for note in fix.notes]
 
 
 def command_scan(args: argparse.Namespace) -> int:
@@ -282,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except RuntimeFailure as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
@@ -18,14 +19,16 @@ from rich.table import Table
 
 from . import checks
 from .aws import AwsSetupError, Clients, describe_aws_error
-from .cli import UsageError
+from .cli import RuntimeFailure, UsageError
 from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding
-from .policy import InvalidArnError, evaluate_trust, make_appliance
+from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
+from .policy.document import PolicyParseError, decode_document
 from .publish import PublishReport, PublishSettings, make_publisher
-from .remediation import corrected_trust_policy, policy_diff
+from .remediation import DEFAULT_TRUST_POLICY_QUOTA, narrowed_trust_policy, plan_trust_fix, policy_diff
 from .scan import ScanResult, full_scope, scan_account
 from .settings import ScanSettings, SettingsError
+from .text import escape_control
 
 _SEVERITY_STYLE = {
     "CRITICAL": "bold white on red",
@@ -145,8 +148,8 @@ def print_table(result: ScanResult, *, show_passed: bool, console: Console | Non
             f"[{_SEVERITY_STYLE[finding.severity]}]{finding.severity}[/]",
             f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/]",
             finding.check,
-            finding.role_arn.rsplit("/", 1)[-1],
-            f"{headline[0].upper()}{headline[1:]}\n[dim]{escape(detail)}[/]",
+            escape(escape_control(finding.role_arn.rsplit("/", 1)[-1])),
+            f"{headline[0].upper()}{headline[1:]}\n[dim]{escape(escape_control(detail))}[/]",
         )
     if rows:
         console.print(table)
@@ -167,7 +170,12 @@ def summary_line(result: ScanResult) -> str:
 
 
 def run_fix_command(args: argparse.Namespace) -> int:
-    console = Console(soft_wrap=True)
+    """Print, and with --apply write, the corrected trust policy of one role.
+
+    Exit 0: fixed, or nothing to change; 1: a problem remains that was not changed (refused, or
+    risks left for --narrow); 2: usage error; 3: IAM refused or changed the policy under us.
+    """
+    console = Console(soft_wrap=True, highlight=False)
     try:
         appliance_arn = args.appliance_role_arn
         make_appliance(appliance_arn)
@@ -175,7 +183,8 @@ def run_fix_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     with aws_errors():
         clients = Clients(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
-        inventory = Inventory(clients("iam"), clients("sts"))
+        iam = clients("iam")
+        inventory = Inventory(iam, clients("sts"))
         role = inventory.role(args.role_name)
         if role is None:
             raise UsageError(f"role {args.role_name!r} not found in this account")
@@ -188,26 +197,148 @@ def run_fix_command(args: argparse.Namespace) -> int:
             external_id=args.external_id,
             has_boundary=live is not None and live.boundary_arn is not None,
         )
-        current = evaluate_trust(role.trust_policy, role.arn, appliance, role_tags=dict(role.tags))
+        tags = dict(role.tags)
+        name = escape_control(role.name)
+        current = evaluate_trust(role.trust_policy, role.arn, appliance, role_tags=tags)
         if current.appliance_can_assume == "yes":
-            console.print(f"[green]{role.name}: the appliance can already assume this role; nothing to change.[/]")
-            return 0
-        corrected = corrected_trust_policy(role.trust_policy, role.arn, appliance, role_tags=dict(role.tags))
-        diff = policy_diff(role.trust_policy, corrected, role.name)
-        console.print(f"Corrected trust policy for [bold]{role.name}[/]:")
-        print(json.dumps(corrected, indent=2))
-        console.print("\nChanges:")
-        for line in diff.splitlines():
-            style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
-            console.print(line, style=style, markup=False, highlight=False)
+            corrected = _narrowing_or_report(console, role.trust_policy, role.arn, appliance, tags, name, args)
+            if corrected is None:
+                return 1 if _open_risks(current) else 0
+        else:
+            fix = plan_trust_fix(
+                role.trust_policy,
+                role.arn,
+                appliance,
+                role_tags=tags,
+                current=current,
+                force=args.force,
+                max_length=trust_policy_quota(iam),
+            )
+            if fix.document is None:
+                console.print(f"[bold]{name}[/]: no change proposed. {escape(escape_control(fix.refusal or ''))}")
+                for decider in fix.deciding_inputs:
+                    console.print(f"  decided by: {escape(escape_control(decider))}")
+                if current.appliance_can_assume == "conditional":
+                    console.print(
+                        "Give the values that decide it, or run again with --force to change the policy anyway "
+                        "(this removes the protection those conditions give)."
+                    )
+                return 1
+            corrected = fix.document
+            for note in fix.notes:
+                console.print(f"note: {escape(escape_control(note))}")
+        _print_change(console, role.trust_policy, corrected, name)
         if not args.apply:
             console.print("\nRun again with --apply to update the role.")
             return 0
         backup = save_backup(args.backup_dir, role.name, role.trust_policy)
-        clients("iam").update_assume_role_policy(RoleName=role.name, PolicyDocument=json.dumps(corrected))
-    console.print(f"\n[green]Updated the trust policy of {role.name}.[/] The previous one is saved in {backup}.")
+        apply_trust_policy(inventory, iam, role.name, role.trust_policy, corrected)
+    console.print(f"\n[green]Updated the trust policy of {name}.[/] The previous one is saved in {backup}.")
     console.print("IAM can take up to 5 minutes to apply a trust policy change everywhere.")
     return 0
+
+
+def _open_risks(verdict: TrustVerdict) -> list[str]:
+    return [line[len("risk ") :] for line in verdict.reasons if line.startswith("risk ")]
+
+
+def _narrowing_or_report(
+    console: Console,
+    document: object,
+    role_arn: str,
+    appliance: Appliance,
+    tags: dict[str, str],
+    name: str,
+    args: argparse.Namespace,
+) -> dict[str, Any] | None:
+    """The appliance already has access: list the open risks and, with --narrow, the narrowed policy."""
+    verdict = evaluate_trust(document, role_arn, appliance, role_tags=tags)
+    risks = _open_risks(verdict)
+    console.print(f"[green]{name}: the appliance can already assume this role.[/]")
+    if not risks:
+        console.print("Nothing to change.")
+        return None
+    console.print("Open risks in its trust policy:")
+    for risk in risks:
+        console.print(f"  - {escape(escape_control(risk))}")
+    if not args.narrow:
+        console.print(
+            f'Run again with --narrow to replace "*" and the account {appliance.account} by {appliance.role.arn} '
+            "where that keeps the appliance's access; other principals (foreign accounts included) are never "
+            "removed automatically: remove them by hand if they are not intended."
+        )
+        return None
+    narrowing = narrowed_trust_policy(document, role_arn, appliance, role_tags=tags)
+    if narrowing.document is None:
+        console.print(f"Nothing narrowed: {escape(escape_control(narrowing.reason or ''))}")
+        return None
+    for change in narrowing.changes:
+        console.print(f"  narrowed: {escape(escape_control(change))}")
+    return narrowing.document
+
+
+def _print_change(console: Console, before: object, after: dict[str, Any], name: str) -> None:
+    console.print(f"Corrected trust policy for [bold]{name}[/]:")
+    # json.dumps escapes every control character (and, with ensure_ascii, every non-ASCII one).
+    print(json.dumps(after, indent=2))
+    console.print("\nChanges:")
+    for line in policy_diff(before, after, name).splitlines():
+        style = "green" if line.startswith("+") else "red" if line.startswith("-") else None
+        console.print(escape_control(line), style=style, markup=False, highlight=False)
+
+
+def trust_policy_quota(iam: Any) -> int:
+    """The account's trust-policy size quota (GetAccountSummary: AssumeRolePolicySizeQuota).
+
+    Falls back to IAM's default when the summary cannot be read (no iam:GetAccountSummary): the
+    default is the smallest the quota can be, so the check never lets an oversized policy through.
+    """
+    try:
+        summary = iam.get_account_summary().get("SummaryMap", {})
+    except ClientError:
+        return DEFAULT_TRUST_POLICY_QUOTA
+    quota = summary.get("AssumeRolePolicySizeQuota")
+    return quota if isinstance(quota, int) and quota > 0 else DEFAULT_TRUST_POLICY_QUOTA
+
+
+def apply_trust_policy(
+    inventory: Inventory, iam: Any, role_name: str, planned_from: object, corrected: dict[str, Any]
+) -> None:
+    """Write the corrected policy only if the role still has the one the fix was planned from.
+
+    IAM has no conditional update (UpdateAssumeRolePolicy takes no version or ETag), so the policy is
+    read again just before writing and the write is abandoned when it changed in between (an
+    emergency Deny must never be lost); after writing it is read back to confirm.
+    """
+    again = inventory.role(role_name)
+    if again is None:
+        raise RuntimeFailure(f"role {role_name!r} was deleted while the fix was prepared; nothing written")
+    if _decoded(again.trust_policy) != _decoded(planned_from):
+        raise RuntimeFailure(
+            f"the trust policy of {role_name!r} changed while the fix was prepared; nothing written. "
+            "Run fix again to plan from the current policy."
+        )
+    try:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(corrected))
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "Error")
+        message = error.response.get("Error", {}).get("Message", "")
+        raise RuntimeFailure(
+            f"IAM refused the new trust policy of {role_name!r} ({code}: {escape_control(message)}); nothing changed"
+        ) from None
+    written = inventory.role(role_name)
+    if written is None or _decoded(written.trust_policy) != _decoded(corrected):
+        raise RuntimeFailure(
+            f"IAM accepted the new trust policy of {role_name!r}, but reading it back shows another document "
+            "(someone else changed it, or IAM has not caught up): check it with aws iam get-role"
+        )
+
+
+def _decoded(document: object) -> object:
+    try:
+        return decode_document(document)
+    except PolicyParseError:
+        return document
 
 
 def save_backup(directory: Path, role_name: str, document: object) -> Path:

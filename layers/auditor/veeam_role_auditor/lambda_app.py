@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from . import checks
-from .assess import assess_role, assess_untagged_role, prepare_appliances
+from .assess import ASSESSMENT_ERROR, assess_role, assess_untagged_role, prepare_appliances
 from .cloudtrail import POLICY_EVENTS, IamChange
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory, client_config
@@ -242,7 +242,14 @@ class AuditorApp:
             arns = {role.arn} | (self.store.role_arns_named(caller.account, role_name) if same_name else set())
             if self.config.scan.in_scope(role.tags, role.path):
                 history = self.store.appliance_history(caller.account)
-                findings = assess_role(role, appliances, self.config.scan, previous_appliance_ids=history)
+                findings = assess_role(
+                    role,
+                    appliances,
+                    self.config.scan,
+                    previous_appliance_ids=history,
+                    account=caller.account,
+                    partition=caller.partition,
+                )
                 state = "in scope"
             else:
                 drift = assess_untagged_role(role, appliances, self.config.scan)
@@ -314,6 +321,11 @@ class AuditorApp:
     def _metrics(self, report: PublishReport, *, roles: int, findings: list[Finding] | tuple[Finding, ...]) -> None:
         add = self.metrics.add_metric
         add("RolesEvaluated", "Count", roles)
+        # Roles whose assessment raised: each has NOT_AVAILABLE findings saying why (assess.not_assessed).
+        unassessed = {f.role_arn: f.details[0] for f in findings if ASSESSMENT_ERROR in f.extra and f.details}
+        add("RolesNotAssessed", "Count", len(unassessed))
+        for role_arn, reason in sorted(unassessed.items())[:20]:  # the findings carry every one
+            LOGGER.warning("role not assessed", extra={"role_arn": role_arn, "reason": reason})
         for status in ("FAILED", "WARNING", "PASSED", "NOT_AVAILABLE"):
             add(f"Findings{status.title().replace('_', '')}", "Count", sum(1 for f in findings if f.status == status))
         add("Transitions", "Count", len(report.transitions))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -66,20 +66,9 @@ def scan_account(
     appliances = prepare_appliances(
         [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
     )
-    findings: list[Finding] = []
-    in_scope: set[str] = set()
-    for appliance in appliances:
-        findings.append(assess_appliance(appliance, settings, partition=caller.partition, account=caller.account))
-    for role in roles:
-        if settings.in_scope(role.tags, role.path):
-            in_scope.add(role.arn)
-            findings.extend(
-                assess_role(role, appliances, settings, previous_appliance_ids=previous_appliance_ids, now=now)
-            )
-        else:
-            drift = assess_untagged_role(role, appliances, settings, now=now)
-            if drift is not None:
-                findings.append(drift)
+    findings, in_scope = assess_account(
+        roles, appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now
+    )
     return ScanResult(
         caller=caller,
         findings=tuple(findings),
@@ -90,6 +79,45 @@ def scan_account(
         finished_at=datetime.now(UTC),
         in_scope_arns=frozenset(in_scope),
     )
+
+
+def assess_account(
+    roles: Sequence[RoleSnapshot],
+    appliances: Sequence[ApplianceState],
+    settings: ScanSettings,
+    caller: Caller,
+    *,
+    previous_appliance_ids: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> tuple[list[Finding], set[str]]:
+    """Pure: every finding for these snapshots, and the ARNs of the roles in scope.
+
+    Each appliance and role is assessed on its own and never raises (see ``assess_role``), so one odd
+    role costs only its own findings.
+    """
+    findings: list[Finding] = []
+    in_scope: set[str] = set()
+    for appliance in appliances:
+        findings.append(assess_appliance(appliance, settings, partition=caller.partition, account=caller.account))
+    for role in roles:
+        if settings.in_scope(role.tags, role.path):
+            in_scope.add(role.arn)
+            findings.extend(
+                assess_role(
+                    role,
+                    appliances,
+                    settings,
+                    previous_appliance_ids=previous_appliance_ids,
+                    now=now,
+                    account=caller.account,
+                    partition=caller.partition,
+                )
+            )
+        else:
+            drift = assess_untagged_role(role, appliances, settings, now=now)
+            if drift is not None:
+                findings.append(drift)
+    return findings, in_scope
 
 
 def full_scope(result: ScanResult) -> Scope:

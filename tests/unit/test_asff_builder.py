@@ -152,3 +152,15 @@ def test_a_trust_policy_kept_as_text_is_written_in_the_characters_asff_accepts()
     details = document["Resources"][0]["Details"]["AwsIamRole"]  # type: ignore[index]
     assert details["AssumeRolePolicyDocument"] == '{"Sid": "\\u6771\\u4eac\\u001b\\u00a0é\\ud83d\\ude00'
     assert validate_finding(document) == []
+
+
+def test_policy_text_in_findings_is_shown_escaped() -> None:
+    forged = "aws:SourceIp\x1b[2J\nVERDICT: OK \u202e"
+    document = build(finding(details=(f"condition key {forged} is not known",), remediation=f"Remove {forged}."))
+    assert document["Description"] == (
+        "The role's trust policy must let the appliance assume it. "
+        "condition key aws:SourceIp\\x1b[2J\\x0aVERDICT: OK \\u202e is not known"
+    )
+    remediation = document["Remediation"]["Recommendation"]["Text"]  # type: ignore[index]
+    assert remediation.startswith("Remove aws:SourceIp\\x1b[2J\\x0aVERDICT: OK \\u202e. Statement to add: ")
+    assert validate_finding(document) == []

@@ -8,7 +8,6 @@ the String message structure, and subscribers filter on them (subscription filte
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,12 +15,12 @@ from typing import Any, Literal
 
 from .. import checks
 from ..model import SEVERITY_ORDER, Finding
+from ..text import escape_control
 
 Kind = Literal["new_failure", "severity_change", "resolved", "archived"]
 MAX_SUBJECT = 99
 # Leave room under 256 KB for the attributes and SNS's own envelope.
 MAX_MESSAGE_BYTES = 240 * 1024
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 @dataclass(frozen=True)
@@ -81,14 +80,16 @@ class Message:
 
 
 def subject_line(text: str) -> str:
-    """A valid SNS subject: control characters and line breaks replaced, under 100 characters."""
-    clean = _CONTROL.sub(" ", text).strip()
+    """A valid SNS subject: control characters and line breaks shown escaped, under 100 characters."""
+    clean = escape_control(text).strip()
     return clean if len(clean) <= MAX_SUBJECT else clean[: MAX_SUBJECT - 1] + "…"
 
 
 def transition_message(transition: Transition) -> Message:
+    """The alert for one transition. Text from IAM (names, policy text in the details and remediation)
+    is shown with control characters escaped: an e-mail or chat subscriber sees it as text."""
     check = checks.CATALOGUE[transition.check]
-    role_name = transition.role_arn.rsplit("/", 1)[-1]
+    role_name = escape_control(transition.role_arn.rsplit("/", 1)[-1])
     if transition.kind == "new_failure":
         headline = f"[{transition.severity}] {role_name}: {check.problem}"
         what = f"New problem ({transition.status}, {transition.severity}): {check.problem}."
@@ -110,23 +111,23 @@ def transition_message(transition: Transition) -> Message:
     lines = [
         f"Veeam role auditor: {what}",
         "",
-        f"Role:    {transition.role_arn}",
+        f"Role:    {escape_control(transition.role_arn)}",
         f"Account: {transition.account}",
         f"Check:   {check.code} - {check.title}",
     ]
     finding = transition.finding
     if finding is not None and transition.kind != "archived":
         if finding.details:
-            lines += ["", "Why:"] + [f"  - {detail}" for detail in finding.details]
+            lines += ["", "Why:"] + [f"  - {escape_control(detail)}" for detail in finding.details]
         if transition.kind != "resolved":
-            lines += ["", "How to fix:", f"  {finding.remediation}"]
+            lines += ["", "How to fix:", f"  {escape_control(finding.remediation)}"]
             if finding.statement_to_add is not None:
                 lines += ["", "Statement to add:", _indent(json.dumps(finding.statement_to_add, indent=2))]
             if finding.corrected_policy is not None:
                 lines += ["", "Corrected trust policy:", _indent(json.dumps(finding.corrected_policy, indent=2))]
     lines += [
         "",
-        f"Security Hub finding id: {transition.finding_id}",
+        f"Security Hub finding id: {escape_control(transition.finding_id)}",
         f"Veeam IAM role requirements: {checks.VEEAM_IAM_DOCS}",
         "",
         "--- machine-readable ---",
@@ -166,7 +167,7 @@ def digest_message(transitions: Sequence[Transition], account: str) -> Message:
         check = checks.CATALOGUE[transition.check]
         line = (
             f"  [{transition.alert_severity}] {transition.kind.replace('_', ' ')}: {check.problem} - "
-            f"{transition.role_arn} ({check.code})"
+            f"{escape_control(transition.role_arn)} ({check.code})"
         )
         if used + len(line) + 1 > budget // 2:
             listed.append(f"  ... and {len(ordered) - len(listed)} more: see Security Hub for the full list")

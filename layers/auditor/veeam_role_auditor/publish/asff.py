@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import checks
 from ..model import Finding, iso
+from ..text import escape_control
 from .asff_rules import FIELD_LIMITS, MAX_RESOURCE_TAGS, SCHEMA_VERSION, TAG_CHARACTERS
 
 PRODUCT_NAME = "veeam-role-auditor"
@@ -37,6 +38,15 @@ def generator_id(check: str) -> str:
 
 def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(text: str, limit: int) -> str:
+    """Text for a free-text ASFF field: control and format characters escaped, then fitted to ``limit``.
+
+    Condition keys, role paths and other policy text are written by whoever edits a role; raw, an ESC
+    sequence or a newline would reach every console and tool that shows the finding.
+    """
+    return shorten(escape_control(text), limit)
 
 
 def to_asff(
@@ -89,16 +99,16 @@ def to_asff(
             "Severity": {"Label": finding.severity, "Original": finding.severity},
             "Types": list(check.asff_types),
         },
-        "Title": shorten(finding.title, FIELD_LIMITS["Title"]),
-        "Description": shorten(description, FIELD_LIMITS["Description"]),
+        "Title": shown(finding.title, FIELD_LIMITS["Title"]),
+        "Description": shown(description, FIELD_LIMITS["Description"]),
         "Remediation": {
             "Recommendation": {
-                "Text": shorten(remediation, FIELD_LIMITS["Remediation.Recommendation.Text"]),
+                "Text": shown(remediation, FIELD_LIMITS["Remediation.Recommendation.Text"]),
                 "Url": checks.VEEAM_IAM_DOCS,
             }
         },
         "ProductFields": {
-            key: shorten(value, FIELD_LIMITS["ProductFields.value"]) for key, value in product_fields.items()
+            key: shown(value, FIELD_LIMITS["ProductFields.value"]) for key, value in product_fields.items()
         },
         "Compliance": {"Status": finding.status},
         "RecordState": record_state,
@@ -141,8 +151,8 @@ def archived_asff(
             "Severity": {"Label": severity, "Original": severity},
             "Types": list(catalogue.asff_types),
         },
-        "Title": shorten(f"{catalogue.title}: {name}", FIELD_LIMITS["Title"]),
-        "Description": shorten(
+        "Title": shown(f"{catalogue.title}: {name}", FIELD_LIMITS["Title"]),
+        "Description": shown(
             f"{name} was deleted, lost the Veeam tag or left the audited scope; this finding is archived.",
             FIELD_LIMITS["Description"],
         ),
@@ -164,9 +174,9 @@ def _resource(finding: Finding, region: str) -> dict[str, Any]:
     if role is None:
         return resource
     details: dict[str, Any] = {
-        "RoleName": role.name,
-        "RoleId": role.role_id,
-        "Path": role.path,
+        "RoleName": escape_control(role.name),
+        "RoleId": escape_control(role.role_id),
+        "Path": escape_control(role.path),
     }
     # json.dumps escapes every character outside ASCII, so only a document kept as text needs this.
     document = _policy_text(role.trust_policy) if isinstance(role.trust_policy, str) else json.dumps(role.trust_policy)

@@ -262,13 +262,13 @@ def _fix_text(
     fix = plan_trust_fix(document, role_arn, appliance, role_tags=tags or None, current=verdict)
     if fix.document is None:
         lines = [f"No change is proposed: {escape_control(fix.refusal or '')}"]
-        lines.extend(f"  decided by: {decider}" for decider in fix.deciding_inputs)
+        lines.extend(f"  decided by: {escape_control(decider)}" for decider in fix.deciding_inputs)
         return lines
     if not fix.narrowed:
         assert fix.added is not None  # a fix that narrows nothing adds the statement
         lines = ["To let the appliance assume the role, add this statement to its trust policy:"]
         lines.append(json.dumps(fix.added, indent=2))
-        return lines + [f"note: {note}" for note in fix.notes]
+        return lines + [f"note: {escape_control(note)}" for note in fix.notes]
     lines = ["To let the appliance assume the role, change its trust policy:"]
     for position, statement in fix.narrowed:
         if statement is None:
@@ -279,7 +279,7 @@ def _fix_text(
     if fix.added is not None:
         lines.append("and add this statement:")
         lines.append(json.dumps(fix.added, indent=2))
-    return lines + [f"note: {note}" for note in fix.notes]
+    return lines + [f"note: {escape_control(note)}" for note in fix.notes]
 
 
 def command_scan(args: argparse.Namespace) -> int:

@@ -6,20 +6,24 @@ CloudFormation with aws-sam-translator (as `sam package`/`deploy` would) and lin
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 from cfnlint.api import ManualArgs, lint
 from samtranslator.yaml_helper import yaml_parse
 
 from tests.conftest import ROOT
+from veeam_role_auditor import lambda_app
 from veeam_role_auditor.cloudtrail import HANDLED_EVENTS
 from veeam_role_auditor.policy.wildcard import arn_match
+from veeam_role_auditor.publish.publisher import PublishReport
 
 TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
 FORWARDER = yaml_parse((ROOT / "forwarder.yaml").read_text())
@@ -29,6 +33,33 @@ DEFAULT_PRODUCT = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::Accou
 # CloudWatch names the alarm that publishes in aws:SourceArn (CloudWatch User Guide, alarm ARN format).
 ALARM_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
 THIS_STACKS_ALARMS = ALARM_ARN + "${AWS::StackName}-*"
+# Every metric the code emits is one or the other; each failure metric needs an alarm.
+FAILURE_METRICS = {
+    "ScansIncomplete",  # a full scan ran out of time before it had read every role
+    "FindingsDeferred",  # a run ran out of time before it had published every finding
+    "ImportFailures",  # Security Hub refused findings
+    "SecurityHubDisabled",  # Security Hub is off in the region: nothing was imported
+    "AlertFailures",  # SNS refused an alert: the topic or its key is broken
+    "EventsRejected",  # an IAM change event the auditor could not read
+    "RolesNotAssessed",  # assessing a role raised: its findings are NOT_AVAILABLE
+}
+ACTIVITY_METRICS = {
+    "RolesEvaluated",
+    "FindingsFailed",
+    "FindingsWarning",
+    "FindingsPassed",
+    "FindingsNotAvailable",
+    "Transitions",
+    "AlertMessagesSent",
+    "FindingsImported",
+    "EventsSkipped",
+    "IamChangesProcessed",
+}
+METRIC_SOURCES = [
+    Path(lambda_app.__file__),
+    ROOT / "functions" / "scheduled_scan" / "app.py",
+    ROOT / "functions" / "iam_change" / "app.py",
+]
 SAMPLE_STACK = {
     "AWS::Partition": "aws",
     "AWS::Region": "eu-west-1",
@@ -98,6 +129,56 @@ def alarms() -> dict[str, dict[str, Any]]:
     return {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
 
 
+class RecordedMetrics:
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        self.names.add(name)
+
+
+def metrics_every_publish_reports() -> set[str]:
+    """What each run reports after publishing, zero or not (the names of some are built at run time)."""
+    recorded = RecordedMetrics()
+    app = lambda_app.AuditorApp(cast(Any, None), lambda service: None, metrics=recorded)
+    app._metrics(PublishReport(), roles=0, findings=[])
+    return recorded.names
+
+
+def emitted_metrics() -> set[str]:
+    """Every metric name the handlers and the library pass to add_metric."""
+    names = metrics_every_publish_reports()
+    for path in METRIC_SOURCES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                "add_metric",
+                "add",
+            ):
+                named = [keyword.value for keyword in node.keywords if keyword.arg == "name"]
+                argument = node.args[0] if node.args else named[0]
+                if isinstance(argument, ast.Constant):
+                    names.add(argument.value)
+    return names
+
+
+def powertools_metric(name: str) -> tuple[str, list[dict[str, str]]]:
+    """Namespace and dimensions of a metric as Powertools writes it with the template's settings."""
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    provider = AmazonCloudWatchEMFProvider(
+        namespace=variables["POWERTOOLS_METRICS_NAMESPACE"], service=variables["POWERTOOLS_SERVICE_NAME"]
+    )
+    provider.add_metric(name=name, unit="Count", value=1)
+    document = provider.serialize_metric_set()
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    return directive["Namespace"], [{"Name": key, "Value": document[key]} for key in directive["Dimensions"][0]]
+
+
+def watched_resource(dimension_value: Any) -> str:
+    if "Ref" in dimension_value:
+        return str(dimension_value["Ref"])
+    return str(dimension_value["Fn::GetAtt"][0])
+
+
 def actions(function: str) -> set[str]:
     statements = RESOURCES[function]["Properties"]["Policies"][0]["Statement"]
     found: set[str] = set()
@@ -130,7 +211,7 @@ def test_translation_creates_the_expected_resources(tmp_path: Path) -> None:
     assert kinds.count("AWS::Lambda::LayerVersion") == 1
     assert kinds.count("AWS::Events::Rule") == 2  # the schedule and the IAM change rule
     assert kinds.count("AWS::Lambda::EventSourceMapping") == 1  # the re-check queue
-    assert kinds.count("AWS::CloudWatch::Alarm") == 3
+    assert kinds.count("AWS::CloudWatch::Alarm") == 13
 
 
 # ---------------------------------------------------------------------- parameters
@@ -196,20 +277,74 @@ def test_failures_end_in_the_dead_letter_queue_and_raise_alarms() -> None:
     }
     recheck = RESOURCES["RecheckQueue"]["Properties"]
     assert (recheck["DelaySeconds"], recheck["RedrivePolicy"]["deadLetterTargetArn"]) == (300, dlq)
-    alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     watched = {
-        (
-            a["MetricName"],
-            a["Dimensions"][0]["Value"].get("Ref", "DeadLetterQueue"),
-        )
-        for a in alarms.values()
+        (alarm["Namespace"], alarm["MetricName"], watched_resource(alarm["Dimensions"][0]["Value"]))
+        for alarm in alarms().values()
+        if alarm["Namespace"].startswith("AWS/")
     }
     assert watched == {
-        ("Errors", "ScheduledScanFunction"),
-        ("Errors", "IamChangeFunction"),
-        ("ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
+        ("AWS/Lambda", "Errors", "ScheduledScanFunction"),
+        ("AWS/Lambda", "Errors", "IamChangeFunction"),
+        ("AWS/Lambda", "Throttles", "ScheduledScanFunction"),
+        ("AWS/Lambda", "Throttles", "IamChangeFunction"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "DeadLetterQueue"),
+        ("AWS/SNS", "NumberOfNotificationsFailed", "AlertTopic"),
     }
-    assert all(alarm["AlarmActions"] == [{"Ref": "AlertTopic"}] for alarm in alarms.values())
+
+
+def test_every_metric_the_code_emits_is_known_as_a_failure_or_as_activity() -> None:
+    assert FAILURE_METRICS.isdisjoint(ACTIVITY_METRICS)
+    assert emitted_metrics() == FAILURE_METRICS | ACTIVITY_METRICS
+
+
+def test_every_failure_metric_the_code_emits_has_an_alarm_on_the_metric_powertools_writes() -> None:
+    every_publish = metrics_every_publish_reports()
+    custom = {alarm["MetricName"]: alarm for alarm in alarms().values() if not alarm["Namespace"].startswith("AWS/")}
+    assert set(custom) == FAILURE_METRICS & emitted_metrics()
+    for name, alarm in custom.items():
+        assert (alarm["Namespace"], alarm["Dimensions"]) == powertools_metric(name), name
+        assert (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"]) == (
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+        ), name
+        # A metric every publish reports (0 when all went well) keeps the alarm until a run reports 0;
+        # one reported only when something failed must let the alarm return to OK without data.
+        assert alarm["TreatMissingData"] == ("ignore" if name in every_publish else "notBreaching"), name
+
+
+def test_throttling_alarms_only_when_it_lasts_longer_than_an_overlap_explains() -> None:
+    # The scan function runs one scan at a time (reserved concurrency 1): a requested scan waits while
+    # another runs, for at most its 900 s timeout, which can touch two 15-minute periods, not three.
+    throttles = {
+        watched_resource(alarm["Dimensions"][0]["Value"]): alarm
+        for alarm in alarms().values()
+        if alarm["MetricName"] == "Throttles"
+    }
+    scan = throttles["ScheduledScanFunction"]
+    assert (scan["Period"], scan["EvaluationPeriods"], scan["DatapointsToAlarm"]) == (900, 3, 3)
+    assert RESOURCES["ScheduledScanFunction"]["Properties"]["Timeout"] <= scan["Period"]
+    change = throttles["IamChangeFunction"]
+    assert (change["Period"], change["EvaluationPeriods"], change["DatapointsToAlarm"]) == (300, 3, 3)
+
+
+def test_every_alarm_is_heard_even_when_the_alerts_topic_or_its_key_is_broken() -> None:
+    for name, alarm in alarms().items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}, {"Ref": "FallbackAlarmTopic"}], name
+        assert alarm["OKActions"] == [{"Ref": "AlertTopic"}], name
+    fallback = {name: RESOURCES[name] for name in ("FallbackAlarmTopic", "FallbackAlarmTopicPolicy")}
+    # Nothing of the alerts path: no KMS key (CloudWatch cannot use the AWS managed one), no shared policy.
+    assert "KmsMasterKeyId" not in fallback["FallbackAlarmTopic"]["Properties"]
+    assert "AlertTopic" not in json.dumps(fallback)
+    assert "AlertKey" not in json.dumps(fallback)
+    subscription = RESOURCES["FallbackAlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasFallbackAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "FallbackAlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "FallbackAlarmEmail"},
+    }
+    assert TEMPLATE["Outputs"]["FallbackAlarmTopicArn"]["Value"] == {"Ref": "FallbackAlarmTopic"}
 
 
 def test_the_recheck_source_stays_within_the_functions_reserved_concurrency() -> None:
@@ -269,11 +404,12 @@ def test_alarms_are_named_after_the_stack_so_policies_can_name_them() -> None:
     assert not arn_match(sample(THIS_STACKS_ALARMS), sample(ALARM_ARN + "another-stack-errors"))
 
 
-def test_only_this_stacks_alarms_may_publish_to_the_topic_and_use_its_key() -> None:
+def test_only_this_stacks_alarms_may_publish_to_the_topics_and_use_the_key() -> None:
     # Without aws:SourceArn, any alarm of the account could post to the topic (confused deputy).
     policies = {
         "AlertTopicPolicy": RESOURCES["AlertTopicPolicy"]["Properties"]["PolicyDocument"],
         "AlertKey": RESOURCES["AlertKey"]["Properties"]["KeyPolicy"],
+        "FallbackAlarmTopicPolicy": RESOURCES["FallbackAlarmTopicPolicy"]["Properties"]["PolicyDocument"],
     }
     for name, policy in policies.items():
         grants = [s for s in policy["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
@@ -391,7 +527,7 @@ def test_every_checkov_suppression_has_a_written_reason() -> None:
         for name, resource in RESOURCES.items()
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     ]
-    assert len(skips) == 9
+    assert len(skips) == 10
     for name, skip in skips:
         assert skip["id"].startswith("CKV_AWS_"), name
         assert len(skip["comment"].split()) >= 12, f"{name} {skip['id']}: the reason must say why"

@@ -9,12 +9,16 @@ one-line message on stderr.
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import __version__
 from .model import SEVERITY_ORDER
 from .policy import (
     Appliance,
@@ -29,10 +33,19 @@ from .remediation import DEFAULT_TRUST_POLICY_QUOTA, plan_trust_fix, policy_leng
 from .text import escape_control
 
 PROG = "veeam-role-auditor"
+EXIT_CODES = """exit codes:
+  0  success: nothing at or above --fail-on (scan), fixed or nothing to change (fix); evaluate, whatever the verdict
+  1  findings at or above --fail-on (scan); a problem fix did not change (refused, or risks left)
+  2  usage or input error: bad arguments, unreadable or non-policy files, credentials, unknown role
+  3  AWS or runtime error: an AWS call failed, a publish failed partly, the policy changed under fix
+  141 the output was closed early (for example piped into head)"""
 
 
 class UsageError(Exception):
     """A problem the user can fix: bad arguments, unreadable files, missing credentials."""
+
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
 
 
 class RuntimeFailure(Exception):
@@ -46,11 +59,24 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = _Parser(
+        prog=PROG,
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # --debug after the command too; SUPPRESS keeps a subcommand's default from hiding the top-level flag.
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     evaluate = commands.add_parser(
         "evaluate",
+        parents=[common],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         help="evaluate one trust policy (and optionally the appliance's permissions) offline",
         description="Decide whether the Veeam appliance can assume a role, from policy files.",
     )
@@ -90,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scan = commands.add_parser(
         "scan",
+        parents=[common],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         help="scan every Veeam-tagged role of an account",
         description="Read every role of the account and report the Veeam roles that are broken or risky.",
     )
@@ -129,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     fix = commands.add_parser(
         "fix",
+        parents=[common],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         help="print (and optionally apply) the corrected trust policy of one role",
         description="Compute the minimal trust policy change that lets the appliance assume a role.",
     )
@@ -156,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "demo",
+        parents=[common],
         help="play the whole auditor on an embedded AWS emulator (needs the dev dependencies)",
         description="Run the Lambda handlers against moto's server with a sample account.",
     )
@@ -181,11 +214,61 @@ def _appliance_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> 
 
 
 def read_policy_file(path: Path) -> str:
+    """The text of a policy file (``-``: standard input), in whatever encoding Windows tools write.
+
+    UTF-8 with or without a byte-order mark, and UTF-16 (what Windows PowerShell's ``>`` and
+    ``Out-File`` write) with its byte-order mark, or without one when the NUL bytes give it away.
+    """
+    name = "standard input" if str(path) == "-" else str(path)
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"cannot read {path}: {reason}") from None
+        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
+    try:
+        return _decode_text(raw)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"cannot read {name}: it is neither UTF-8 nor UTF-16 text ({exc.reason})") from None
+
+
+def _decode_text(raw: bytes) -> str:
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :].decode("utf-8")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    if len(raw) >= 2 and b"\x00" in raw[:4]:
+        # JSON text starts with an ASCII character: a NUL beside it means UTF-16 without a mark.
+        return raw.decode("utf-16-le" if raw[1:2] == b"\x00" else "utf-16-be")
+    return raw.decode("utf-8")
+
+
+# Where the AWS CLI's output keeps the policy: get-role, get-role-policy, get-policy-version.
+_WRAPPED = (("Role", "AssumeRolePolicyDocument"), ("PolicyVersion", "Document"), (None, "PolicyDocument"))
+
+
+def policy_from_file(path: Path) -> object:
+    """A policy document from a file: the policy itself, or AWS CLI output that holds one.
+
+    A file that is not a policy at all (empty, a number, ``null``, a list) is a usage error, not a
+    verdict: there is no trust policy to advise on. Text that is not valid JSON is handed to the
+    engine, which reports it as malformed.
+    """
+    name = "standard input" if str(path) == "-" else str(path)
+    text = read_policy_file(path)
+    if not text.strip():
+        raise UsageError(f"{name} is empty: expected an IAM policy document (JSON)")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict):
+        for outer, inner in _WRAPPED:
+            holder = value.get(outer) if outer else value
+            if isinstance(holder, dict) and inner in holder and "Statement" not in value:
+                return holder[inner]
+        return value
+    kind = "null" if value is None else "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+    kind = {"a bool": "a boolean", "a int": "a number", "a float": "a number", "a str": "a string"}.get(kind, kind)
+    raise UsageError(f"{name} is not a policy document: it holds {kind}, not a JSON object with a Statement")
 
 
 def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
@@ -207,7 +290,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
             external_id=args.external_id,
             has_boundary=args.boundary_policy_file is not None,
         )
-        document = read_policy_file(args.policy_file)
+        document = policy_from_file(args.policy_file)
         tags = parse_tags(args.role_tag)
         verdict = evaluate_trust(document, args.role_arn, appliance, role_tags=tags or None)
         output: dict[str, Any] = verdict.to_dict()
@@ -219,10 +302,10 @@ def command_evaluate(args: argparse.Namespace) -> int:
                 "IAM refuses it unless the account's quota is raised"
             )
         if args.identity_policy_file:
-            policies = [NamedPolicy(str(path), read_policy_file(path)) for path in args.identity_policy_file]
+            policies = [NamedPolicy(str(path), policy_from_file(path)) for path in args.identity_policy_file]
             boundary = None
             if args.boundary_policy_file:
-                boundary = NamedPolicy(str(args.boundary_policy_file), read_policy_file(args.boundary_policy_file))
+                boundary = NamedPolicy(str(args.boundary_policy_file), policy_from_file(args.boundary_policy_file))
             identity = evaluate_identity(policies, args.role_arn, appliance, boundary=boundary, role_tags=tags or None)
             output["identity"] = identity.to_dict()
     except InvalidArnError as exc:
@@ -254,7 +337,7 @@ def _evaluate_text(output: dict[str, Any], fix: Sequence[str] = ()) -> str:
 
 
 def _fix_text(
-    document: str, role_arn: str, appliance: Appliance, verdict: TrustVerdict, tags: dict[str, str]
+    document: object, role_arn: str, appliance: Appliance, verdict: TrustVerdict, tags: dict[str, str]
 ) -> list[str]:
     """What to change in the trust policy, or why no change is proposed; empty when it works."""
     if verdict.appliance_can_assume == "yes":
@@ -307,16 +390,40 @@ COMMANDS = {"evaluate": command_evaluate, "scan": command_scan, "fix": command_f
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure is one line on stderr and an exit code (see the module docstring)."""
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except RuntimeFailure as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_RUNTIME
+    except BrokenPipeError:
+        # The reader (head, less) went away: stop quietly, with the status a shell gives SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 -- the one place every unexpected error becomes one line
+        if args is not None and getattr(args, "debug", False):
+            traceback.print_exc()
+        print(f"{PROG}: error: {describe_unexpected(exc)} (run again with --debug for details)", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+def describe_unexpected(error: BaseException) -> str:
+    """One line for an error nobody planned for: AWS's own code and message when it is an AWS error."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+        code = response["Error"].get("Code", "Error")
+        message = escape_control(str(response["Error"].get("Message", "")))
+        operation = getattr(error, "operation_name", "an AWS call")
+        return f"AWS returned {code} for {operation}: {message}".rstrip(": ")
+    if type(error).__module__.startswith(("botocore", "urllib3")):
+        return f"AWS call failed: {escape_control(str(error))}"
+    return f"internal error: {type(error).__name__}: {escape_control(str(error))}"

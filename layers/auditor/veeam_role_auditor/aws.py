@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -16,6 +20,7 @@ from botocore.exceptions import (
 )
 
 from .inventory import client_config, error_code
+from .settings import DEFAULT_AWS_TIMEOUT
 
 # Errors that mean "your credentials or permissions", not "the auditor is broken".
 _CREDENTIAL_CODES = {
@@ -33,26 +38,103 @@ class AwsSetupError(Exception):
     """Missing credentials, an unknown profile, access denied: a one-line message, no stack trace."""
 
 
-class Clients:
-    """The clients the auditor uses, all from one session and one retry configuration."""
+class AwsTimeoutError(Exception):
+    """An AWS call found no answer within the time allowed (retries included)."""
 
-    def __init__(self, *, region: str | None, profile: str | None, endpoint_url: str | None) -> None:
+
+class Clients:
+    """The clients the command line uses: one session, one retry configuration, bounded waits.
+
+    Every call, retries included, ends within ``timeout`` seconds: each attempt may wait at most a
+    third of it for an answer, and a retry that could not finish in time is not started (botocore's
+    retries alone would wait up to ten times the read timeout against an endpoint that never
+    answers). ``on_retry`` hears of every retry, so a slow run says why it is slow.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str | None,
+        profile: str | None,
+        endpoint_url: str | None,
+        timeout: float = DEFAULT_AWS_TIMEOUT,
+        on_retry: Callable[[str], None] | None = None,
+    ) -> None:
+        if endpoint_url is not None:
+            check_endpoint_url(endpoint_url)
+        if timeout <= 0:
+            raise AwsSetupError(f"--timeout must be a positive number of seconds, got {timeout:g}")
         try:
             session = boto3.Session(profile_name=profile, region_name=region)
         except ProfileNotFound as exc:
             raise AwsSetupError(f"{exc}; list your profiles with: aws configure list-profiles") from None
         self.region = session.region_name or "us-east-1"
+        self.timeout = timeout
         self._session = session
         self._endpoint_url = endpoint_url
-        self._config = client_config()
+        attempt = max(1.0, timeout / 3)
+        self._config = client_config().merge(Config(connect_timeout=min(10.0, attempt), read_timeout=attempt))
+        self._on_retry = on_retry
         self._cache: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:
         if service not in self._cache:
-            self._cache[service] = self._session.client(
+            client = self._session.client(
                 service, region_name=self.region, endpoint_url=self._endpoint_url, config=self._config
             )
+            events = client.meta.events
+            events.register("before-call", self._started)
+            events.register_first("needs-retry", self._within_time)
+            events.register("request-created", self._announce_retry)
+            self._cache[service] = client
         return self._cache[service]
+
+    @staticmethod
+    def _started(context: dict[str, Any], **_: Any) -> None:
+        context["vra_started"] = time.monotonic()
+
+    def _within_time(
+        self,
+        request_dict: dict[str, Any],
+        operation: Any,
+        attempts: int,
+        caught_exception: Exception | None = None,
+        response: Any = None,
+        **_: Any,
+    ) -> None:
+        """Observes every retry decision: records why, and stops a retry that could not end in time."""
+        context = request_dict.get("context", {})
+        if caught_exception is None and (response is None or response[0].status_code < 400):
+            return
+        reason = (
+            type(caught_exception).__name__
+            if caught_exception is not None
+            else str((response[1] or {}).get("Error", {}).get("Code") or f"HTTP {response[0].status_code}")
+        )
+        context["vra_last_error"] = reason
+        elapsed = time.monotonic() - context.get("vra_started", time.monotonic())
+        if elapsed + self._config.read_timeout > self.timeout:
+            raise AwsTimeoutError(
+                f"no answer from AWS for {operation.name} within {self.timeout:g} seconds ({attempts} "
+                f"attempt{'s' * (attempts != 1)}, last: {reason}); check the network, a proxy or --endpoint-url, "
+                "or allow more time with --timeout"
+            )
+
+    def _announce_retry(self, request: Any, operation_name: str, **_: Any) -> None:
+        attempt = request.context.get("retries", {}).get("attempt", 1)
+        if attempt > 1 and self._on_retry is not None:
+            reason = request.context.get("vra_last_error", "an error")
+            self._on_retry(f"retrying {operation_name} (attempt {attempt}) after {reason}")
+
+
+def check_endpoint_url(endpoint_url: str) -> None:
+    """--endpoint-url must be an http(s) URL with a host: botocore's own error comes late and cryptic."""
+    parsed = urlsplit(endpoint_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise AwsSetupError(
+            f"--endpoint-url {endpoint_url!r} is not a URL: expected http(s)://host[:port], "
+            "for example http://127.0.0.1:5000"
+        )
 
 
 def describe_aws_error(error: Exception) -> str | None:

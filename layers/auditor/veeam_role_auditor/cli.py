@@ -30,6 +30,7 @@ from .policy import (
     make_appliance,
 )
 from .remediation import DEFAULT_TRUST_POLICY_QUOTA, plan_trust_fix, policy_length
+from .settings import DEFAULT_AWS_TIMEOUT
 from .text import escape_control
 
 PROG = "veeam-role-auditor"
@@ -199,6 +200,14 @@ def _aws_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region for STS and other regional calls")
     parser.add_argument("--profile", help="AWS named profile")
     parser.add_argument("--endpoint-url", help="send every AWS call to this endpoint (an emulator)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_AWS_TIMEOUT,
+        metavar="SECONDS",
+        help="give up on an AWS call that has no answer after this long, retries included "
+        f"(default {DEFAULT_AWS_TIMEOUT:g})",
+    )
 
 
 def _appliance_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> None:

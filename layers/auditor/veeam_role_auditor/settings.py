@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from .policy import InvalidArnError, parse_role_arn
 
 DEFAULT_TAG_KEY = "veeam:backup-role"
+DEFAULT_AWS_TIMEOUT = 90.0
+"""Seconds one AWS call of the command line may take, retries included (``--timeout``)."""
 
 
 class SettingsError(ValueError):

@@ -20,6 +20,7 @@ from botocore.stub import Stubber
 from veeam_role_auditor.deadline import Deadline
 from veeam_role_auditor.inventory import Caller, Inventory, client_config
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig
+from veeam_role_auditor.publish import PublishError
 from veeam_role_auditor.publish.state import StateStore, create_table
 from veeam_role_auditor.sample_account import SampleAccount
 from veeam_role_auditor.scan import scan_account
@@ -41,6 +42,16 @@ DYNAMODB_THROTTLING = json.dumps(
         "message": "The level of configured provisioned throughput for the table was exceeded.",
     }
 ).encode()
+
+# Security Hub is a REST-JSON service: the error code is the body's __type.
+SECURITY_HUB_DENIED = json.dumps(
+    {
+        "__type": "AccessDeniedException",
+        "message": "User is not authorized to perform: securityhub:BatchImportFindings with an explicit deny in a "
+        "service control policy",
+    }
+).encode()
+SECURITY_HUB_THROTTLED = json.dumps({"__type": "TooManyRequestsException", "message": "Rate exceeded"}).encode()
 
 
 class _Raw:
@@ -285,3 +296,82 @@ def test_deadline_from_a_context() -> None:
     assert Deadline.from_context(Context()).expired()
     assert not Deadline.from_context(object()).expired()
     assert not Deadline.from_context(Context(), margin_ms=30_000).expired()
+
+
+# ---------------------------------------------------------------------- Security Hub and SNS are independent
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        self.values[name] = self.values.get(name, 0) + value
+
+
+def subscriber(app: AuditorApp, sqs: Any, sns: Any) -> Any:
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=app.config.topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def received() -> list[str]:
+        subjects = []
+        while batch := sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                subjects.append(json.loads(message["Body"])["Subject"])
+                sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+        return subjects
+
+    return received
+
+
+def standard_security_hub(app: AuditorApp) -> Any:
+    """As standard_retries, for Security Hub (the adaptive mode would wait in real time after 429s)."""
+    securityhub = boto3.client("securityhub", region_name="us-east-1", config=client_config(retry_mode="standard"))
+    clients = app.clients
+    app.clients = lambda service: securityhub if service == "securityhub" else clients(service)
+    return securityhub
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code", "attempts"),
+    [
+        (403, SECURITY_HUB_DENIED, "AccessDeniedException", 1),  # an SCP: not retried
+        (429, SECURITY_HUB_THROTTLED, "TooManyRequestsException", 10),  # throttled beyond botocore's retries
+    ],
+    ids=["access-denied", "throttled"],
+)
+def test_a_security_hub_failure_still_sends_the_alerts_then_fails_the_run(
+    app: AuditorApp, sqs: Any, sns: Any, status: int, body: bytes, code: str, attempts: int
+) -> None:
+    received = subscriber(app, sqs, sns)
+    metrics = app.metrics = Metrics()
+    faults = Faults(standard_security_hub(app), "BatchImportFindings", status, body, times=1000)
+    with pytest.raises(PublishError, match=f"BatchImportFindings: {code}") as raised:
+        app.full_scan(CALLER, reason="Security Hub failing")
+    assert faults.attempts == attempts
+    report = raised.value.report
+    assert (report.imported, len(report.import_failures), report.messages_sent) == (0, 83, 10)
+    assert report.security_hub_error is not None
+    assert report.security_hub_error.startswith(f"BatchImportFindings: {code}: ")
+    assert len(received()) == 10  # subscribers hear of every failure although Security Hub refused
+    assert (metrics.values["PublishFailures"], metrics.values["AlertMessagesSent"]) == (1, 10)
+    stored = app.store.load_account("123456789012").values()
+    assert {(f.sh_key, f.alert_pending) for f in stored} == {(None, None)}  # alerts confirmed, imports not
+
+    faults.left = 0
+    summary = app.full_scan(CALLER, reason="Security Hub back")
+    assert (summary["imported"], summary["messages_sent"], summary["security_hub_error"]) == (83, 0, None)
+    assert received() == []
+
+
+def test_state_errors_while_confirming_still_send_every_alert_then_fail_the_run(
+    app: AuditorApp, sqs: Any, sns: Any
+) -> None:
+    received = subscriber(app, sqs, sns)
+    dynamodb = standard_retries(app)
+    Faults(dynamodb, "UpdateItem", 400, DYNAMODB_THROTTLING, times=10_000)  # every confirmation fails
+    with pytest.raises(PublishError, match="ProvisionedThroughputExceeded") as raised:
+        app.full_scan(CALLER, reason="state table throttled")
+    assert (raised.value.report.messages_sent, len(raised.value.errors)) == (10, 83 + 10)
+    assert len(received()) == 10

@@ -153,6 +153,7 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
         "messages_sent": 10,
         "alert_failures": 0,
         "deferred": 0,
+        "security_hub_error": None,
     }
     documents = [document for batch in pipeline.imports for document in batch]
     assert validate_batch(documents) == []
@@ -438,7 +439,7 @@ def test_sns_failure_then_recovery(pipeline: Pipeline) -> None:
 
 def test_an_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(pipeline: Pipeline) -> None:
     died = pipeline.publisher()
-    died._alert = lambda claimed, token, report: None  # type: ignore[method-assign]  # dies after claiming
+    died._alert = lambda claimed, token, report, errors: None  # type: ignore[method-assign]  # dies after claiming
     pipeline.run(died)
     assert pipeline.received() == []
     # While the claim is fresh, another run leaves those alerts to the run that claimed them.

@@ -24,7 +24,7 @@ from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
 from .policy.document import PolicyParseError, decode_document
-from .publish import PublishReport, PublishSettings, make_publisher
+from .publish import PublishError, PublishReport, PublishSettings, make_publisher
 from .remediation import DEFAULT_TRUST_POLICY_QUOTA, narrowed_trust_policy, plan_trust_fix, policy_diff
 from .scan import ScanResult, full_scope, scan_account
 from .settings import ScanSettings, SettingsError
@@ -112,11 +112,21 @@ def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResul
         topic_arn=args.topic_arn,
         settings=settings,
     )
-    return publisher.publish(result.findings, full_scope(result))
+    try:
+        return publisher.publish(result.findings, full_scope(result))
+    except PublishError as failed:
+        # Both sinks were served as far as they could be; what was not delivered is not recorded as
+        # delivered, so the next --publish delivers it.
+        raise RuntimeFailure(
+            f"publishing did not complete: {escape_control(str(failed))}. {publish_summary(failed.report)}"
+        ) from None
 
 
 def publish_summary(report: PublishReport) -> str:
-    if report.security_hub_disabled:
+    if report.security_hub_error:
+        hub = f"Security Hub refused the import: imported {report.imported} findings, "
+        hub += f"{len(report.import_failures)} not imported (retried next run)"
+    elif report.security_hub_disabled:
         hub = "Security Hub is not enabled here: nothing imported (it will be once it is enabled)"
     else:
         hub = f"Security Hub: imported {report.imported} findings in {report.security_hub_calls} calls"

@@ -23,7 +23,7 @@ from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory, client_config
 from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
-from .publish import PublishReport, PublishSettings, Scope, make_publisher
+from .publish import PublishError, PublishReport, PublishSettings, Scope, make_publisher
 from .publish.state import StateStore
 from .scan import full_scope, scan_account
 from .settings import ScanSettings, SettingsError
@@ -180,8 +180,7 @@ class AuditorApp:
         store.remember_appliance_ids(
             caller.account, {state.role_id: state.role_arn for state in result.appliances if state.role_id}
         )
-        report = self.publisher().publish(result.findings, full_scope(result), deadline)
-        self._metrics(report, roles=result.roles_in_scope, findings=result.findings)
+        report = self._publish(result.findings, full_scope(result), deadline, roles=result.roles_in_scope)
         return {
             "status": "complete" if not report.deferred else "partly published",
             "reason": reason,
@@ -262,8 +261,7 @@ class AuditorApp:
         scope = Scope(
             account=caller.account, partition=caller.partition, observed_at=observed, role_arns=frozenset(arns)
         )
-        report = self.publisher().publish(findings, scope)
-        self._metrics(report, roles=1, findings=findings)
+        report = self._publish(findings, scope, roles=1)
         return {"status": "evaluated", "role_name": role_name, "role": state, **report_summary(report)}
 
     def recheck(self, body: Mapping[str, Any], caller: Caller, deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
@@ -278,6 +276,25 @@ class AuditorApp:
         return self.evaluate_role(role_name, caller, same_name=body.get("same_name") is True)
 
     # ------------------------------------------------------------------ helpers
+
+    def _publish(
+        self,
+        findings: list[Finding] | tuple[Finding, ...],
+        scope: Scope,
+        deadline: Deadline = NO_DEADLINE,
+        *,
+        roles: int,
+    ) -> PublishReport:
+        """Publish and record the metrics, also when publishing fails (the run then fails: Lambda's Errors
+        metric and its retries; what was not delivered is not confirmed, so the next run delivers it)."""
+        try:
+            report: PublishReport = self.publisher().publish(findings, scope, deadline)
+        except PublishError as failed:
+            self._metrics(failed.report, roles=roles, findings=findings)
+            self.metrics.add_metric("PublishFailures", "Count", 1)
+            raise
+        self._metrics(report, roles=roles, findings=findings)
+        return report
 
     def _audited(self, caller: Caller, role_arn: str) -> bool:
         """Whether the state table holds findings for this role (so leaving the scope archives them)."""

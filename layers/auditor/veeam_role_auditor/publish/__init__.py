@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from .alerts import AlertSink
-from .publisher import Publisher, PublishReport, PublishSettings, Scope
+from .publisher import Publisher, PublishError, PublishReport, PublishSettings, Scope
 from .securityhub import SecurityHubSink
 from .state import StateStore
 
-__all__ = ["PublishReport", "PublishSettings", "Publisher", "Scope", "make_publisher"]
+__all__ = ["PublishError", "PublishReport", "PublishSettings", "Publisher", "Scope", "make_publisher"]
 
 
 def make_publisher(

@@ -7,6 +7,11 @@ Then, per finding: a conditional claim in the state table (a newer observation o
 wins), the Security Hub import, the alert, and a confirmation for what was delivered. What failed
 is not confirmed, so the next run delivers it; an alert claimed by a run that died is sent again once
 the claim is older than ``pending_timeout``.
+
+The two sinks are independent: a Security Hub failure never keeps this run's alerts from being sent
+(or their claims from being given back), and an SNS failure never keeps findings from Security Hub.
+A failure other than Security Hub "not enabled" still fails the run, after both sinks were served:
+:class:`PublishError` carries the report of what was delivered.
 """
 
 from __future__ import annotations
@@ -99,6 +104,8 @@ class PublishReport:
     alert_failures: int = 0
     # Findings left for the next run because this one ran out of time (nothing of them was changed).
     deferred: int = 0
+    # Why Security Hub refused this run's imports, when it did for another reason than "not enabled".
+    security_hub_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +123,29 @@ class PublishReport:
             "messages_sent": self.messages_sent,
             "alert_failures": self.alert_failures,
             "deferred": self.deferred,
+            "security_hub_error": self.security_hub_error,
         }
+
+
+class PublishError(Exception):
+    """Publishing did not complete: raised after both sinks were served as far as they could be.
+
+    ``report`` says what was delivered; ``errors`` are the failures (the first is also ``__cause__``).
+    What was not delivered is not confirmed in the state table, so the next run delivers it.
+    """
+
+    def __init__(self, report: PublishReport, errors: Sequence[Exception]) -> None:
+        super().__init__("; ".join(describe_error(error) for error in errors[:3]))
+        self.report = report
+        self.errors = tuple(errors)
+
+
+def describe_error(error: Exception) -> str:
+    """One line for an AWS error: the operation, the error code and AWS's message."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{error.operation_name}: {details.get('Code', '')}: {details.get('Message', '')}".rstrip(": ")
+    return f"{type(error).__name__}: {error}"
 
 
 @dataclass
@@ -211,8 +240,11 @@ class Publisher:
                 if plan is not None:
                     plans.append(plan)
         claimed = self._claim(plans, current, scope, now, token, report, deadline)
-        self._import(claimed, report)
-        self._alert(claimed, token, report)
+        errors: list[Exception] = []
+        self._import(claimed, report, errors)
+        self._alert(claimed, token, report, errors)
+        if errors:
+            raise PublishError(report, errors) from errors[0]
         return report
 
     # ------------------------------------------------------------------ planning
@@ -415,9 +447,25 @@ class Publisher:
             return replace(result, record=written), counts
         return None, counts
 
-    def _release_alerts(self, plans: Sequence[_Plan], token: str) -> None:
-        """Give back alert claims this run could not honour, so the next run sends them at once."""
-        self._parallel(lambda plan: self.state.release_alert(plan.record.finding_id, token), plans)
+    def _release_alerts(self, plans: Sequence[_Plan], token: str) -> list[Exception]:
+        """Give back alert claims this run could not honour, so the next run sends them at once.
+
+        Returns the state-table errors: a claim not given back is sent once it expires (``pending_timeout``).
+        """
+        return self._guarded(lambda plan: self.state.release_alert(plan.record.finding_id, token), plans)
+
+    def _guarded(self, write: Callable[[_Plan], object], plans: Sequence[_Plan]) -> list[Exception]:
+        """Run one state write per plan; every write is tried, and the AWS errors are returned."""
+
+        def attempt(plan: _Plan) -> Exception | None:
+            try:
+                write(plan)
+            except (ClientError, BotoCoreError) as error:
+                failure: Exception = error
+                return failure
+            return None
+
+        return [error for error in self._parallel(attempt, plans) if error is not None]
 
     def _parallel(self, work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         # DynamoDB writes are independent per finding: in parallel, a first scan of 5,000 roles
@@ -444,7 +492,7 @@ class Publisher:
             return None
         return self._plan_archive(latest, scope, now, token, report)
 
-    def _import(self, claimed: list[_Plan], report: PublishReport) -> None:
+    def _import(self, claimed: list[_Plan], report: PublishReport, errors: list[Exception]) -> None:
         if self.security_hub is None:
             return
         documents: list[dict[str, Any]] = []
@@ -483,6 +531,15 @@ class Publisher:
         result = self.security_hub.import_findings(documents)
         report.security_hub_calls += result.calls
         report.import_failures.update(result.failed)
+        if result.error is not None:
+            report.security_hub_error = describe_error(result.error)
+            LOGGER.error(
+                "Security Hub refused the import (%s): %s findings were not imported; alerts are still sent, "
+                "the run fails afterwards and the next run imports them",
+                report.security_hub_error,
+                len(result.failed),
+            )
+            errors.append(result.error)
         if result.disabled:
             report.security_hub_disabled = True
             LOGGER.warning(
@@ -491,20 +548,26 @@ class Publisher:
                 len(documents),
             )
 
-        def confirm(identifier: str) -> bool:
+        def confirm(identifier: str) -> bool | Exception:
             plan, updated_at = updated[identifier]
             record = plan.record
-            return self.state.confirm_security_hub(identifier, record.version, record.content_key, updated_at)
+            try:
+                return self.state.confirm_security_hub(identifier, record.version, record.content_key, updated_at)
+            except (ClientError, BotoCoreError) as error:  # imported but not recorded: imported again next run
+                failure: Exception = error
+                return failure
 
         for identifier, confirmed in zip(
             sorted(result.imported), self._parallel(confirm, sorted(result.imported)), strict=True
         ):
-            if confirmed:
+            if isinstance(confirmed, Exception):
+                errors.append(confirmed)
+            elif confirmed:
                 report.imported += 1
                 if updated[identifier][0].record.record_state == "ARCHIVED":
                     report.archived += 1
 
-    def _alert(self, claimed: list[_Plan], token: str, report: PublishReport) -> None:
+    def _alert(self, claimed: list[_Plan], token: str, report: PublishReport, errors: list[Exception]) -> None:
         due = [plan for plan in claimed if plan.transition is not None and plan.record.alert_pending == token]
         if not due or self.alerts is None:
             return
@@ -520,11 +583,13 @@ class Publisher:
             except (ClientError, BotoCoreError) as error:
                 LOGGER.warning("SNS publish failed (%s); %s alerts will be retried next run", error, len(plans))
                 report.alert_failures += len(plans)
-                self._release_alerts(plans, token)
+                errors.extend(self._release_alerts(plans, token))
                 continue
             report.messages_sent += 1
-            self._parallel(
-                lambda plan: self.state.confirm_alert(plan.record.finding_id, token, plan.record.status_key), plans
+            errors.extend(
+                self._guarded(
+                    lambda plan: self.state.confirm_alert(plan.record.finding_id, token, plan.record.status_key), plans
+                )
             )
 
 

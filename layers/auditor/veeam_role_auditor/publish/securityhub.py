@@ -4,6 +4,9 @@
 per batch" (Guidelines for using the BatchImportFindings API). A call can succeed while single
 findings fail: ``FailedCount``/``FailedFindings`` are read and those findings retried. When Security Hub
 is not enabled, imports fail with InvalidAccess (per finding) or InvalidAccessException (per call).
+Any other failed call (AccessDeniedException from an SCP, throttling beyond botocore's retries, a
+timeout) ends the import: it is returned in ``ImportResult.error``, with what was imported before it,
+so the caller can still confirm those and send its alerts before failing.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..inventory import error_code
 from .asff_rules import MAX_FINDING_BYTES, MAX_FINDINGS_PER_CALL, MAX_REQUEST_BYTES
@@ -32,6 +35,9 @@ class ImportResult:
     failed: dict[str, str] = field(default_factory=dict)
     disabled: bool = False
     calls: int = 0
+    # A call that failed for another reason than "not enabled"; the findings it and later calls carried
+    # are in ``failed``.
+    error: ClientError | BotoCoreError | None = None
 
 
 def batches(findings: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
@@ -69,18 +75,21 @@ class SecurityHubSink:
             if not pending:
                 break
             retry: list[Mapping[str, Any]] = []
-            for batch in batches(pending):
+            calls = batches(pending)
+            for number, batch in enumerate(calls):
                 by_id = {str(finding["Id"]): finding for finding in batch}
                 try:
                     result.calls += 1
                     response = self.client.batch_import_findings(Findings=list(batch))
-                except ClientError as error:
-                    code = error_code(error)
+                except (ClientError, BotoCoreError) as error:
+                    code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+                    unsent = [str(finding["Id"]) for later in calls[number:] for finding in later]
+                    result.failed.update({i: code for i in unsent})
                     if code in _DISABLED:
                         result.disabled = True
-                        result.failed.update({i: code for i in by_id})
-                        return result
-                    raise
+                    else:
+                        result.error = error
+                    return result
                 failures = {str(item["Id"]): item for item in response.get("FailedFindings", [])}
                 if response.get("FailedCount", len(failures)) != len(failures):
                     LOGGER.warning("FailedCount %s but %s FailedFindings", response.get("FailedCount"), len(failures))

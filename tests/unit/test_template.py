@@ -42,6 +42,7 @@ FAILURE_METRICS = {
     "AlertFailures",  # SNS refused an alert: the topic or its key is broken
     "EventsRejected",  # an IAM change event the auditor could not read
     "RolesNotAssessed",  # assessing a role raised: its findings are NOT_AVAILABLE
+    "PublishFailures",  # Security Hub or the state table failed a run's publishing beyond the retries
 }
 ACTIVITY_METRICS = {
     "RolesEvaluated",
@@ -211,7 +212,7 @@ def test_translation_creates_the_expected_resources(tmp_path: Path) -> None:
     assert kinds.count("AWS::Lambda::LayerVersion") == 1
     assert kinds.count("AWS::Events::Rule") == 2  # the schedule and the IAM change rule
     assert kinds.count("AWS::Lambda::EventSourceMapping") == 1  # the re-check queue
-    assert kinds.count("AWS::CloudWatch::Alarm") == 13
+    assert kinds.count("AWS::CloudWatch::Alarm") == 14
 
 
 # ---------------------------------------------------------------------- parameters

@@ -13,8 +13,8 @@ from veeam_role_auditor.remediation import (
     corrected_trust_policy,
     narrowed_trust_policy,
     plan_trust_fix,
-    policy_length,
     policy_diff,
+    policy_length,
     statement_to_add,
     with_role_instead_of_account,
     without_deleted_principals,
@@ -91,7 +91,8 @@ def test_deny_under_unknown_condition_is_not_narrowed_unless_forced() -> None:
     }
     refused = plan_trust_fix(doc(VEEAM, deny), ROLE, APPLIANCE)
     assert refused.document is None
-    assert refused.refusal is not None and refused.refusal.startswith(
+    assert refused.refusal is not None
+    assert refused.refusal.startswith(
         "whether the appliance can assume the role depends on values the auditor does not know"
     )
     assert refused.deciding_inputs == ("aws:SourceIp: not known offline; check it by hand",)
@@ -171,9 +172,8 @@ def test_a_wrong_external_id_is_refused_with_the_guarded_statement_named() -> No
     assert evaluate_trust(doc(guarded), ROLE, appliance).appliance_can_assume == "no"
     fix = plan_trust_fix(doc(guarded), ROLE, appliance)
     assert fix.document is None
-    assert fix.refusal is not None and fix.refusal.startswith(
-        'Statement[0] (Sid "Veeam") lets the appliance in only under its Condition'
-    )
+    assert fix.refusal is not None
+    assert fix.refusal.startswith('Statement[0] (Sid "Veeam") lets the appliance in only under its Condition')
     # The right value decides it: nothing to change.
     right = make_appliance(APPLIANCE_ARN, external_id="expected")
     assert plan_trust_fix(doc(guarded), ROLE, right).document == doc(guarded)
@@ -227,7 +227,8 @@ def test_a_correction_over_the_quota_is_refused() -> None:
     assert policy_length(crowded) <= DEFAULT_TRUST_POLICY_QUOTA
     fix = plan_trust_fix(crowded, ROLE, APPLIANCE, max_length=DEFAULT_TRUST_POLICY_QUOTA)
     assert fix.document is None
-    assert fix.refusal is not None and "over the account's trust policy quota of 2048" in fix.refusal
+    assert fix.refusal is not None
+    assert "over the account's trust policy quota of 2048" in fix.refusal
     assert plan_trust_fix(crowded, ROLE, APPLIANCE, max_length=4096).document is not None
 
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from veeam_role_auditor.inventory import Inventory
 from veeam_role_auditor.publish.alerts import AlertSink
 from veeam_role_auditor.publish.asff_rules import validate_batch
-from veeam_role_auditor.publish.publisher import Publisher, PublishReport, PublishSettings, Scope
+from veeam_role_auditor.publish.publisher import Publisher, PublishError, PublishReport, PublishSettings, Scope
 from veeam_role_auditor.publish.securityhub import SecurityHubSink
 from veeam_role_auditor.publish.state import StateStore, create_table
 from veeam_role_auditor.sample_account import SampleAccount
@@ -561,3 +561,105 @@ def test_a_transition_below_the_threshold_does_not_hide_a_later_resolution(pipel
     pipeline.run(high_only)
     (resolved,) = pipeline.received()  # subscribers were told HIGH: they hear it is resolved
     assert (resolved.attributes["transition"], resolved.attributes["severity"]) == ("resolved", "HIGH")
+
+
+# ---------------------------------------------------------------------- converging after a failed delivery
+
+
+def record_state_in_security_hub(pipeline: Pipeline, identifier: str) -> str:
+    """What Security Hub (moto) stores, not what was sent: the hook sees refused calls too."""
+    pages = pipeline.securityhub.get_paginator("get_findings").paginate()
+    (stored,) = [f for page in pages for f in page["Findings"] if f["Id"] == identifier]
+    return str(stored["RecordState"])
+
+
+def _refusing(code: str) -> Any:
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "refused"}}, "BatchImportFindings")
+
+    return refuse
+
+
+@pytest.mark.parametrize("code", ["InvalidAccessException", "AccessDeniedException"], ids=["disabled", "denied"])
+def test_an_archive_that_failed_to_import_is_imported_by_the_next_run(pipeline: Pipeline, iam: Any, code: str) -> None:
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    pipeline.run()
+    pipeline.received()
+    iam.delete_role(RoleName=MISSING)
+    refuse = _refusing(code)
+    pipeline.securityhub.meta.events.register("before-call.securityhub.BatchImportFindings", refuse)
+    try:
+        report = pipeline.run()
+    except PublishError as failed:  # anything but "not enabled" fails the run, after the alerts
+        report = failed.report
+    assert (report.imported, report.messages_sent) == (0, 1)
+    assert [m.attributes["transition"] for m in pipeline.received()] == ["archived"]
+    assert record_state_in_security_hub(pipeline, identifier) == "ACTIVE"  # what Security Hub still shows
+
+    pipeline.securityhub.meta.events.unregister("before-call.securityhub.BatchImportFindings", refuse)
+    report = pipeline.run()
+    assert (report.imported, report.archived, report.messages_sent, report.claimed) == (9, 9, 0, 0)
+    assert record_state_in_security_hub(pipeline, identifier) == "ARCHIVED"
+    assert pipeline.received() == []  # subscribers were told already
+    assert pipeline.run().security_hub_calls == 0  # converged
+
+
+def test_an_archived_alert_that_failed_to_send_is_sent_by_the_next_run(pipeline: Pipeline, iam: Any) -> None:
+    pipeline.run()
+    pipeline.received()
+    iam.delete_role(RoleName=MISSING)
+
+    def broken(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "SNS is down"}}, "Publish")
+
+    pipeline.sns.meta.events.register("before-call.sns.Publish", broken)
+    report = pipeline.run()
+    assert (report.archived, report.messages_sent, report.alert_failures) == (9, 0, 1)
+    pipeline.sns.meta.events.unregister("before-call.sns.Publish", broken)
+    report = pipeline.run()
+    assert (report.messages_sent, report.imported) == (1, 0)
+    (gone,) = pipeline.received()
+    assert (gone.subject, gone.attributes["transition"]) == (
+        f"[ARCHIVED] {MISSING}: VRA-TRUST-1 finding archived",
+        "archived",
+    )
+    assert pipeline.run().as_dict()["claimed"] == 0
+
+
+def test_an_archived_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(pipeline: Pipeline, iam: Any) -> None:
+    pipeline.run()
+    pipeline.received()
+    iam.delete_role(RoleName=MISSING)
+    died = pipeline.publisher()
+    died._alert = lambda claimed, token, report, errors: None  # type: ignore[method-assign]  # dies after claiming
+    pipeline.run(died)
+    assert pipeline.run().messages_sent == 0  # the claim is fresh: left to the run that made it
+    pipeline.now += timedelta(minutes=16)
+    assert pipeline.run().messages_sent == 1
+    assert [m.attributes["transition"] for m in pipeline.received()] == ["archived"]
+
+
+def test_an_event_driven_refresh_still_records_its_observation_time(pipeline: Pipeline, iam: Any) -> None:
+    settings = ScanSettings(appliance_role_arns=(pipeline.sample.appliance_role_arn,))
+    role = pipeline.sample.role_arns[MISSING]
+    fix_trust(pipeline, iam)
+    pipeline.run()  # MISSING is PASSED in the state and in Security Hub
+    pipeline.received()
+    break_trust(pipeline, iam)
+    slow_scan = scan_account(pipeline.inventory, settings)  # a full scan reads MISSING while it is broken
+    fix_trust(pipeline, iam)
+    event_driven = scan_account(pipeline.inventory, settings)  # the fix's event re-reads it: unchanged
+    pipeline.now += timedelta(days=8)  # and Security Hub is due a refresh of it
+    scope = Scope(
+        account=pipeline.sample.account,
+        partition="aws",
+        observed_at=event_driven.started_at,
+        role_arns=frozenset({role}),
+    )
+    report = pipeline.publisher().publish([f for f in event_driven.findings if f.role_arn == role], scope)
+    assert (report.claimed, report.imported) == (9, 9)  # refreshed, and the observation time recorded
+    late = Scope(account=pipeline.sample.account, partition="aws", observed_at=slow_scan.started_at, full=True)
+    assert pipeline.publisher().publish(slow_scan.findings, late).stale >= 9
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    assert pipeline.store.load([identifier])[identifier].status == "PASSED"
+    assert pipeline.received() == []  # no false "new failure"

@@ -233,12 +233,14 @@ class Publisher:
             if plan is not None:
                 plans.append(plan)
         for previous in stored.values():
-            if previous.finding_id in current or previous.record_state != "ACTIVE":
+            if previous.finding_id in current or not (scope.full or previous.role_arn in scope.role_arns):
                 continue
-            if scope.full or previous.role_arn in scope.role_arns:
+            if previous.record_state == "ACTIVE":
                 plan = self._plan_archive(previous, scope, now, token, report)
-                if plan is not None:
-                    plans.append(plan)
+            else:
+                plan = self._plan_undelivered_archive(previous, now, token)
+            if plan is not None:
+                plans.append(plan)
         claimed = self._claim(plans, current, scope, now, token, report, deadline)
         errors: list[Exception] = []
         self._import(claimed, report, errors)
@@ -295,6 +297,16 @@ class Publisher:
         record = replace(previous, observed_at=observed, record_state="ARCHIVED")
         return self._plan(record, previous, None, now, token, report)
 
+    def _plan_undelivered_archive(self, previous: StoredFinding, now: datetime, token: str) -> _Plan | None:
+        """An archived finding whose archive did not reach a sink: delivered again, unchanged.
+
+        The state says ARCHIVED as soon as a run claims the archive, before the deliveries: an import that
+        failed (Security Hub disabled, an outage, a timeout) leaves Security Hub showing the finding ACTIVE,
+        and an alert that could not be sent leaves subscribers uninformed. ``sh_key`` and ``alert_key`` say
+        what each sink really has, so this plans exactly what is missing, and nothing once both have it.
+        """
+        return self._plan(previous, previous, None, now, token, PublishReport())
+
     def _plan(
         self,
         record: StoredFinding,
@@ -316,8 +328,10 @@ class Publisher:
             alert_pending=carried.alert_pending if previous else None,
             alert_pending_since=carried.alert_pending_since if previous else None,
         )
+        # Only active findings are refreshed: an archived one stays archived once Security Hub has it.
         needs_security_hub = self.security_hub is not None and (
-            record.sh_key != record.content_key or self._refresh_due(record.sh_updated_at, now)
+            record.sh_key != record.content_key
+            or (record.record_state == "ACTIVE" and self._refresh_due(record.sh_updated_at, now))
         )
         transition = None
         in_flight = record.alert_pending is not None and not self._pending_expired(record.alert_pending_since, now)
@@ -336,11 +350,14 @@ class Publisher:
         # observed_at alone does not make a write: a steady-state scan writes nothing.
         same = previous is not None and replace(record, observed_at=previous.observed_at) == previous
         if same and transition is None:
+            newer = touch and previous is not None and record.observed_at > previous.observed_at
             if not needs_security_hub:
                 report.unchanged += 1
-                if touch and previous is not None and record.observed_at > previous.observed_at:
-                    return _Plan(record, previous, finding, False, None)
-                return None
+                return _Plan(record, previous, finding, False, None) if newer else None
+            if newer:
+                # Security Hub needs it again (a failed import, or a refresh) and this event-driven run must
+                # also record its observation time: claim it, then import.
+                return _Plan(record, previous, finding, True, None)
             assert previous is not None
             # Imported with this run's observation time: Security Hub ages findings out 90 days after
             # their UpdatedAt, so a refresh must move it forward.

@@ -11,7 +11,7 @@ CKV_STAMP := $(CKV_VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install test lint unit sam-check security build cfn demo bench soak hypothesis-long clean
+.PHONY: install test lint unit sam-check security build cfn demo demo-keep bench soak hypothesis-long clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
@@ -86,3 +86,7 @@ clean:
 # The README's first command: the whole pipeline on an embedded AWS emulator, in under a minute.
 demo: install
 	$(PY) -m veeam_role_auditor demo
+
+# The same, then the emulator keeps running for `scan` and `fix` by hand (it prints what to export).
+demo-keep: install
+	$(PY) -m veeam_role_auditor demo --keep-running

@@ -1,19 +1,38 @@
-"""`make demo` must succeed, and show each step of the story."""
+"""`make demo` must succeed, and show each step of the story; `make demo-keep` must serve the README's examples."""
 
 from __future__ import annotations
 
 import os
+import queue
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
 from io import StringIO
+from pathlib import Path
+from urllib.parse import urlsplit
 
+from moto.moto_api._internal.models import moto_api_backend
 from rich.console import Console
 
+from tests.conftest import ROOT
+from tests.integration.test_readme import examples
 from veeam_role_auditor.demo import run
+
+STOP_HINT = "Press Ctrl-C to stop the emulator."
 
 
 def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     before = dict(os.environ)
     output = StringIO()
-    assert run(Console(file=output, width=120)) == 0
+    try:
+        assert run(Console(file=output, width=120)) == 0
+    finally:
+        # moto's server keeps its accounts in this process: later tests (the README's) create the same roles.
+        moto_api_backend.reset()
     text = output.getvalue()
     for marker in (
         "Step 1: an account that runs Veeam Backup for AWS",
@@ -30,3 +49,88 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     ):
         assert marker in text, marker
     assert dict(os.environ) == before  # the demo restores the environment it changed
+
+
+def read_until(lines: queue.Queue[str], marker: str, timeout: float) -> list[str]:
+    """The lines printed up to and including the first one containing marker."""
+    deadline = time.monotonic() + timeout
+    printed: list[str] = []
+    while not printed or marker not in printed[-1]:
+        printed.append(lines.get(timeout=max(deadline - time.monotonic(), 0.01)))
+    return printed
+
+
+def printed_text(completed: subprocess.CompletedProcess[str]) -> str:
+    return "\n".join(line.rstrip() for line in completed.stdout.rstrip().splitlines())
+
+
+def test_keep_running_serves_the_demo_account_to_the_printed_commands_until_ctrl_c() -> None:
+    # The user's shell: no AWS settings of its own, only what the demo prints.
+    shell = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "veeam_role_auditor", "demo", "--keep-running"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=shell,
+    )
+    assert demo.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in demo.stdout or ()], daemon=True).start()
+    try:
+        printed = [line.strip() for line in read_until(lines, STOP_HINT, timeout=300)]
+        assert "unset AWS_PROFILE AWS_SESSION_TOKEN" in printed
+        (export,) = [line for line in printed if line.startswith("export ")]
+        exported = dict(assignment.split("=", 1) for assignment in shlex.split(export)[1:])
+        assert sorted(exported) == [
+            "AWS_ACCESS_KEY_ID",
+            "AWS_DEFAULT_REGION",
+            "AWS_ENDPOINT_URL",
+            "AWS_SECRET_ACCESS_KEY",
+        ]
+        endpoint = urlsplit(exported["AWS_ENDPOINT_URL"])
+        assert (endpoint.scheme, endpoint.hostname) == ("http", "127.0.0.1")
+        shell |= exported
+
+        # Every printed command is one of the README's, called through the venv's script.
+        script = (Path(sys.executable).parent / "veeam-role-auditor").resolve()
+        readme = dict(examples())
+        commands = [
+            line for line in printed[printed.index(export) + 1 :] if line.split(" ")[1:2] in (["scan"], ["fix"])
+        ]
+        assert len(commands) == 3
+        for command in commands[:2]:
+            program, arguments = command.split(" ", 1)
+            assert (ROOT / program).resolve() == script
+            assert f"veeam-role-auditor {arguments}" in readme
+
+        # The printed scan command, as printed, in the printed environment, prints the README's table.
+        scan = subprocess.run(
+            shlex.split(commands[0]), capture_output=True, text=True, cwd=ROOT, env=shell, check=False
+        )
+        assert scan.returncode == 1, scan.stderr  # HIGH findings in the sample account
+        assert printed_text(scan) == readme["veeam-role-auditor " + commands[0].split(" ", 1)[1]]
+
+        # Every README example prints, against the account the demo leaves, what the README shows.
+        for command, expected in readme.items():
+            completed = subprocess.run(
+                [str(script), *shlex.split(command)[1:]],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=shell,
+                check=False,
+            )
+            assert printed_text(completed) == expected, command
+
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        assert demo.wait(timeout=60) == 0
+        rest = read_until(lines, "The emulator is stopped.", timeout=10)
+        assert "Traceback" not in "\n".join(rest)
+        with socket.socket() as probe:
+            assert probe.connect_ex((endpoint.hostname, endpoint.port or 0)) != 0  # nothing listens any more
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()

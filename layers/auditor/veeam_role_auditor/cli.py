@@ -187,11 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("fix-backups"),
         help="where --apply saves the current trust policy first (default ./fix-backups)",
     )
-    commands.add_parser(
+    demo = commands.add_parser(
         "demo",
         parents=[common],
         help="play the whole auditor on an embedded AWS emulator (needs the dev dependencies)",
         description="Run the Lambda handlers against moto's server with a sample account.",
+    )
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="then keep the emulator running, print the environment to export and commands to try; Ctrl-C stops it",
     )
     return parser
 
@@ -387,12 +392,11 @@ def command_fix(args: argparse.Namespace) -> int:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    del args
     try:
         from .demo import run
     except ImportError as exc:
         raise UsageError(f"the demo needs the dev dependencies ({exc.name} is missing): run make demo") from None
-    return run()
+    return run(keep_running=args.keep_running)
 
 
 COMMANDS = {"evaluate": command_evaluate, "scan": command_scan, "fix": command_fix, "demo": command_demo}

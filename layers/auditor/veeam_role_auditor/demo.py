@@ -3,7 +3,9 @@
 The story uses the real Lambda handlers exactly as Lambda calls them, with the sample events in
 events/, against an account holding the appliance's Impersonation role and a dozen roles that each
 show one outcome of the checks catalogue. Every step checks what it shows; any surprise exits 1.
-Needs the dev dependencies (moto) and a checkout of the repository (functions/ and events/).
+With keep_running, the emulator then stays up with the demo's account until Ctrl-C (or SIGTERM), and
+the environment to export and the README's commands are printed, so `scan` and `fix` can be tried by
+hand. Needs the dev dependencies (moto) and a checkout of the repository (functions/ and events/).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import importlib.util
 import json
 import logging
 import os
+import shlex
+import signal
 import sys
 import tempfile
 import time
@@ -38,6 +42,8 @@ REGION = "us-east-1"
 TABLE = "veeam-role-auditor-state"
 HEALTHY = "VeeamRepositoryHealthy"
 SEVERITY_STYLE = {"CRITICAL": "bold white on red", "HIGH": "bold red", "MEDIUM": "yellow", "LOW": "cyan"}
+# What any AWS client needs to reach the emulator (printed for the shell by keep_running).
+CLIENT_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": REGION}
 
 
 class DemoFailed(Exception):
@@ -63,9 +69,7 @@ def emulator() -> Iterator[str]:
     os.environ.update(
         {
             "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "demo",
-            "AWS_SECRET_ACCESS_KEY": "demo",
-            "AWS_DEFAULT_REGION": REGION,
+            **CLIENT_ENVIRONMENT,
             "AWS_REGION": REGION,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
@@ -323,8 +327,62 @@ class Story:
         self.console.print(Panel(f"{body}\n\n[dim]message attributes: {attributes}[/]", title=alert["Subject"]))
 
 
-def run(console: Console | None = None) -> int:
-    """Play the story; 0 when every step showed what it should."""
+def command_prefix() -> str:
+    """How to call the command from the shell the user is in: the venv's script, else the module."""
+    script = Path(sys.executable).parent / "veeam-role-auditor"
+    if not script.exists():
+        return f"{shlex.quote(sys.executable)} -m veeam_role_auditor"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return shlex.quote(str(script))
+
+
+def keep_serving(console: Console, endpoint: str, appliance_role_arn: str) -> None:
+    """Print what to export and what to try, then wait for Ctrl-C or SIGTERM with the emulator running."""
+    command = command_prefix()
+    exports = " ".join(
+        f"{name}={value}" for name, value in {"AWS_ENDPOINT_URL": endpoint, **CLIENT_ENVIRONMENT}.items()
+    )
+    console.print(
+        "\n[bold]The emulator keeps running[/] with the demo's account (as the story left it). "
+        "In another terminal, in this directory:"
+    )
+    lines = [
+        "unset AWS_PROFILE AWS_SESSION_TOKEN",
+        f"export {exports}",
+        f"{command} scan --appliance-role-arn {appliance_role_arn} --format table",
+        f"{command} fix --role-name VeeamSnapshotMissingTrust --appliance-role-arn {appliance_role_arn}",
+        f"{command} fix --role-name VeeamSnapshotMissingTrust --appliance-role-arn {appliance_role_arn} --apply",
+    ]
+    for line in lines:  # plain and unwrapped, to be copied as they are
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        "[dim]evaluate needs no AWS: see the README's examples. fix --apply saves the old policy under "
+        "./fix-backups.[/]\nPress Ctrl-C to stop the emulator."
+    )
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    # Installed explicitly: a process started in the background may inherit SIGINT ignored.
+    previous = {number: signal.signal(number, request_stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop_requested:
+            time.sleep(0.2)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def run(console: Console | None = None, *, keep_running: bool = False) -> int:
+    """Play the story; 0 when every step showed what it should.
+
+    keep_running: afterwards keep the emulator up, print its environment and the README's commands,
+    and return on Ctrl-C or SIGTERM (the process's main thread only: it installs signal handlers).
+    """
     console = console or Console()
     started = time.perf_counter()
     console.print(
@@ -339,8 +397,16 @@ def run(console: Console | None = None) -> int:
             story.break_a_role()
             story.fix_the_role()
             story.quiet_scan()
+            if keep_running:
+                console.print(f"\n[bold green]Demo finished in {time.perf_counter() - started:.1f} s.[/]")
+                keep_serving(console, endpoint, story.sample.appliance_role_arn)
     except DemoFailed as failure:
         console.print(f"\n[bold red]Demo failed:[/] {failure}")
         return 1
-    console.print(f"\n[bold green]Demo finished in {time.perf_counter() - started:.1f} s.[/] The emulator is stopped.")
+    if keep_running:
+        console.print("\nThe emulator is stopped.")
+    else:
+        console.print(
+            f"\n[bold green]Demo finished in {time.perf_counter() - started:.1f} s.[/] The emulator is stopped."
+        )
     return 0

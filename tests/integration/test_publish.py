@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,8 +11,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from veeam_role_auditor.inventory import Inventory
+from veeam_role_auditor.model import iso
 from veeam_role_auditor.publish.alerts import AlertSink
 from veeam_role_auditor.publish.asff_rules import validate_batch
+from veeam_role_auditor.publish.clock import ClockSkewError
 from veeam_role_auditor.publish.publisher import Publisher, PublishError, PublishReport, PublishSettings, Scope
 from veeam_role_auditor.publish.securityhub import SecurityHubSink
 from veeam_role_auditor.publish.state import StateStore, create_table
@@ -499,11 +501,11 @@ def test_concurrent_writer_between_read_and_claim_is_detected_and_replanned(pipe
     claim = store.claim
     raced = {"done": False}
 
-    def claim_after_a_rival(record: Any, expected: int | None) -> Any:
+    def claim_after_a_rival(record: Any, expected: int | None, **options: Any) -> Any:
         if not raced["done"]:
             raced["done"] = True  # a rival run claims the same finding first, with the same observation
             pipeline.publisher().publish([mine], scope)
-        return claim(record, expected)
+        return claim(record, expected, **options)
 
     store.claim = claim_after_a_rival  # type: ignore[method-assign]
     report = pipeline.publisher().publish([f for f in result.findings if f.role_arn == mine.role_arn], scope)
@@ -663,3 +665,49 @@ def test_an_event_driven_refresh_still_records_its_observation_time(pipeline: Pi
     identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
     assert pipeline.store.load([identifier])[identifier].status == "PASSED"
     assert pipeline.received() == []  # no false "new failure"
+
+
+# ---------------------------------------------------------------------- clocks
+
+
+def _scan_from_a_clock(pipeline: Pipeline, iam: Any, sts: Any, ahead: timedelta) -> tuple[Any, Scope]:
+    """A full scan by a machine whose clock runs ``ahead`` of AWS's."""
+    moment = datetime.now(UTC) + ahead
+    inventory = Inventory(iam, sts, now=lambda: datetime.now(UTC) + ahead)
+    result = scan_account(
+        inventory, ScanSettings(appliance_role_arns=(pipeline.sample.appliance_role_arn,)), now=moment
+    )
+    return result, Scope(account=pipeline.sample.account, partition="aws", observed_at=result.started_at, full=True)
+
+
+def test_observations_from_the_future_are_refused_before_anything_is_written(
+    pipeline: Pipeline, iam: Any, sts: Any
+) -> None:
+    result, scope = _scan_from_a_clock(pipeline, iam, sts, timedelta(hours=2))
+    with pytest.raises(ClockSkewError, match=r"^nothing published: observations stamped .* are 2 h ahead of AWS's"):
+        pipeline.publisher().publish(result.findings, scope)
+    assert pipeline.store.load_account(pipeline.sample.account) == {}
+    assert (pipeline.imports, pipeline.received()) == ([], [])
+
+
+def test_observations_a_little_ahead_are_accepted(pipeline: Pipeline, iam: Any, sts: Any) -> None:
+    result, scope = _scan_from_a_clock(pipeline, iam, sts, timedelta(minutes=4))
+    assert pipeline.publisher().publish(result.findings, scope).claimed == 83
+
+
+def test_a_stored_observation_from_the_future_does_not_silence_later_runs(pipeline: Pipeline, iam: Any) -> None:
+    pipeline.run()
+    pipeline.received()
+    # Stored by a version that did not refuse them, from a clock a day ahead.
+    future = iso(datetime.now(UTC) + timedelta(days=1))
+    for stored in pipeline.store.load_account(pipeline.sample.account).values():
+        pipeline.store.claim(replace(stored, observed_at=future), stored.version)
+    fix_trust(pipeline, iam)
+    report = pipeline.run()
+    assert (report.stale, report.claimed) == (0, 83)  # every observation from the future replaced
+    (resolved,) = pipeline.received()
+    assert (resolved.attributes["transition"], resolved.attributes["check"]) == ("resolved", "VRA-TRUST-1")
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    stored = pipeline.store.load([identifier])[identifier]
+    assert (stored.status, stored.observed_at < future) == ("PASSED", True)
+    assert pipeline.run().claimed == 0  # and then quiet again

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -63,3 +66,63 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
     assert capsys.readouterr().err.splitlines()[-1] == (
         "Security Hub: imported 83 findings in 1 calls; alerts: 0 messages for 0 changes; 0 findings unchanged."
     )
+
+
+def aws_clock_shifted(monkeypatch: pytest.MonkeyPatch, shift: timedelta) -> None:
+    """Every AWS response the command line receives says it is ``shift`` later (the Date header)."""
+
+    def shift_date(response_dict: dict[str, Any], **_: Any) -> None:
+        headers = response_dict["headers"]
+        date = parsedate_to_datetime(headers["Date"]) + shift
+        headers["Date"] = format_datetime(date.astimezone(UTC), usegmt=True)
+
+    class ShiftedClients(cli_scan.Clients):
+        def __call__(self, service: str) -> Any:
+            client = super().__call__(service)
+            client.meta.events.register_first("before-parse", shift_date, unique_id="shift-date")
+            return client
+
+    monkeypatch.setattr(cli_scan, "Clients", ShiftedClients)
+
+
+def test_scan_publish_refuses_a_local_clock_ahead_of_aws(
+    sample: SampleAccount, dynamodb: Any, sns: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_table(dynamodb, "state")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    aws_clock_shifted(monkeypatch, -timedelta(hours=1, minutes=30))  # AWS says 1 h 30 min earlier
+    assert main(publish_argv(sample, topic)) == 3
+    assert capsys.readouterr().err == (
+        "veeam-role-auditor: error: nothing published: this machine's clock is 1 h 30 min ahead of AWS's (the "
+        "Date of an STS response), more than the 5 minutes --publish accepts; fix the clock (e.g. enable NTP) "
+        "and run again\n"
+    )
+    assert dynamodb.scan(TableName="state")["Count"] == 0
+
+
+@pytest.mark.parametrize("shift", [timedelta(minutes=4), -timedelta(minutes=4)], ids=["aws-ahead", "aws-behind"])
+def test_scan_publish_accepts_a_clock_within_five_minutes_of_aws(
+    sample: SampleAccount,
+    dynamodb: Any,
+    securityhub: Any,
+    sns: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    shift: timedelta,
+) -> None:
+    create_table(dynamodb, "state")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    aws_clock_shifted(monkeypatch, shift)
+    assert main(publish_argv(sample, topic)) == 1  # failing findings, all published
+    assert capsys.readouterr().err.splitlines()[-1].startswith("Security Hub: imported 83 findings in 1 calls;")
+
+
+def test_scan_publish_refuses_a_local_clock_behind_aws(
+    sample: SampleAccount, dynamodb: Any, sns: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create_table(dynamodb, "state")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    aws_clock_shifted(monkeypatch, timedelta(minutes=10))
+    assert main(publish_argv(sample, topic)) == 3
+    # About 10 minutes: the Date header has whole seconds.
+    assert re.search(r"this machine's clock is (9 min 59 s|10 min|10 min 1 s) behind AWS's", capsys.readouterr().err)

@@ -24,7 +24,8 @@ from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
 from .policy.document import PolicyParseError, decode_document
-from .publish import PublishError, PublishReport, PublishSettings, make_publisher
+from .publish import MAX_CLOCK_SKEW, ClockSkewError, PublishError, PublishReport, PublishSettings, make_publisher
+from .publish.clock import aws_time, describe_skew
 from .remediation import DEFAULT_TRUST_POLICY_QUOTA, narrowed_trust_policy, plan_trust_fix, policy_diff
 from .scan import ScanResult, full_scope, scan_account
 from .settings import ScanSettings, SettingsError
@@ -104,6 +105,7 @@ def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResul
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    check_clock(clients("sts"))
     publisher = make_publisher(
         dynamodb=clients("dynamodb"),
         securityhub=clients("securityhub"),
@@ -120,6 +122,27 @@ def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResul
         raise RuntimeFailure(
             f"publishing did not complete: {escape_control(str(failed))}. {publish_summary(failed.report)}"
         ) from None
+    except ClockSkewError as exc:
+        raise RuntimeFailure(str(exc)) from None
+
+
+def check_clock(sts: Any) -> None:
+    """Refuse --publish when this machine's clock is off AWS's by more than MAX_CLOCK_SKEW.
+
+    Findings are stamped with the local clock; one that runs ahead would make every later run of the
+    deployed functions stale until then (publish/clock.py). AWS's time is the Date of an STS response
+    (GetCallerIdentity needs no permission).
+    """
+    aws_now = aws_time(sts.get_caller_identity())
+    if aws_now is None:
+        return  # no Date header: the publisher still checks against the state table's responses
+    skew = datetime.now(UTC) - aws_now
+    if abs(skew) > MAX_CLOCK_SKEW:
+        raise RuntimeFailure(
+            f"nothing published: this machine's clock is {describe_skew(skew)} AWS's (the Date of an STS "
+            f"response), more than the {int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes --publish accepts; "
+            "fix the clock (e.g. enable NTP) and run again"
+        )
 
 
 def publish_summary(report: PublishReport) -> str:

@@ -7,11 +7,21 @@ from datetime import datetime
 from typing import Any
 
 from .alerts import AlertSink
+from .clock import MAX_CLOCK_SKEW, ClockSkewError
 from .publisher import Publisher, PublishError, PublishReport, PublishSettings, Scope
 from .securityhub import SecurityHubSink
 from .state import StateStore
 
-__all__ = ["PublishError", "PublishReport", "PublishSettings", "Publisher", "Scope", "make_publisher"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "ClockSkewError",
+    "PublishError",
+    "PublishReport",
+    "PublishSettings",
+    "Publisher",
+    "Scope",
+    "make_publisher",
+]
 
 
 def make_publisher(

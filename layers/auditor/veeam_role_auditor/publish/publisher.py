@@ -34,6 +34,7 @@ from ..deadline import NO_DEADLINE, Deadline
 from ..model import SEVERITY_ORDER, Finding, finding_id, iso
 from .alerts import AlertSink, Kind, Transition, digest_message, transition_message
 from .asff import archived_asff, to_asff
+from .clock import MAX_CLOCK_SKEW, ClockSkewError, describe_skew
 from .securityhub import SecurityHubSink
 from .state import StateConflictError, StateStore, StoredFinding
 
@@ -213,6 +214,8 @@ class Publisher:
         self.security_hub = security_hub if settings.security_hub else None
         self.alerts = alerts
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Stored observations later than this are from the future (set by each publish from AWS's clock).
+        self._future_after: str | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -223,6 +226,7 @@ class Publisher:
         token = uuid.uuid4().hex
         current = {finding.id: finding for finding in findings}
         stored = self._load(current, scope)
+        self._reject_future(findings, scope, now)
         plans: list[_Plan] = []
         # An event-driven run records even an unchanged observation's time, so a slower full scan that
         # read the role earlier cannot publish its older view afterwards (a full scan does not: it
@@ -251,6 +255,30 @@ class Publisher:
 
     # ------------------------------------------------------------------ planning
 
+    def _reject_future(self, findings: Sequence[Finding], scope: Scope, now: datetime) -> None:
+        """Refuse observations from the future, relative to AWS's clock (the Date header of the state
+        table's response; this process's clock when there was none), before anything is written.
+
+        Stored observations later than that horizon (written before this check existed, by a clock that ran
+        ahead) are from the future too: they do not make this run stale, and this run replaces them.
+        """
+        aws_now = self.state.aws_now or now
+        self._future_after = horizon = iso(aws_now + MAX_CLOCK_SKEW)  # ISO strings sort as times
+        stamps = [iso(scope.observed_at), *(iso(finding.observed_at) for finding in findings)]
+        latest = max(stamps)
+        if latest > horizon:
+            ahead = _parse(latest) - aws_now
+            raise ClockSkewError(
+                f"nothing published: observations stamped {latest} are {describe_skew(ahead)} AWS's clock "
+                f"({iso(aws_now)}, the Date of the state table's response), more than the "
+                f"{int(MAX_CLOCK_SKEW.total_seconds() // 60)} minutes accepted ({sum(s > horizon for s in stamps)} "
+                "observations); stored, they would make every later run stale until then. Fix the clock of the "
+                "machine that scanned (e.g. enable NTP) and scan again"
+            )
+
+    def _from_future(self, observed_at: str) -> bool:
+        return self._future_after is not None and observed_at > self._future_after
+
     def _load(self, current: Mapping[str, Finding], scope: Scope) -> dict[str, StoredFinding]:
         if scope.full:
             return self.state.load_account(scope.account)
@@ -269,7 +297,7 @@ class Publisher:
         touch: bool = False,
     ) -> _Plan | None:
         observed = iso(finding.observed_at)
-        if previous is not None and previous.observed_at > observed:
+        if previous is not None and previous.observed_at > observed and not self._from_future(previous.observed_at):
             report.stale += 1
             return None
         record = StoredFinding(
@@ -291,7 +319,7 @@ class Publisher:
         self, previous: StoredFinding, scope: Scope, now: datetime, token: str, report: PublishReport
     ) -> _Plan | None:
         observed = iso(scope.observed_at)
-        if previous.observed_at > observed:
+        if previous.observed_at > observed and not self._from_future(previous.observed_at):
             report.stale += 1  # observed again after this scope was read: not ours to archive
             return None
         record = replace(previous, observed_at=observed, record_state="ARCHIVED")
@@ -347,8 +375,13 @@ class Publisher:
                 # (below the minimum severity, or no topic) is not recorded: alert_key stays what
                 # subscribers were really told, so a later "resolved" still reaches them.
                 record = replace(record, alert_key=record.status_key)
-        # observed_at alone does not make a write: a steady-state scan writes nothing.
-        same = previous is not None and replace(record, observed_at=previous.observed_at) == previous
+        # observed_at alone does not make a write: a steady-state scan writes nothing. But a stored
+        # observation from the future is replaced by this one, so later runs are not stale because of it.
+        same = (
+            previous is not None
+            and replace(record, observed_at=previous.observed_at) == previous
+            and not (previous.observed_at > record.observed_at and self._from_future(previous.observed_at))
+        )
         if same and transition is None:
             newer = touch and previous is not None and record.observed_at > previous.observed_at
             if not needs_security_hub:
@@ -453,7 +486,7 @@ class Publisher:
                 return result, counts  # replanned into a Security Hub refresh only
             try:
                 expected = result.previous.version if result.previous else None
-                written = self.state.claim(result.record, expected)
+                written = self.state.claim(result.record, expected, future_after=self._future_after)
             except StateConflictError as conflict:
                 counts.conflicts += 1
                 result = self._replan(result, conflict.current, scope, now, token, counts)

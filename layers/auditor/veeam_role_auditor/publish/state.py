@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ..inventory import error_code
+from .clock import aws_time
 
 # BatchGetItem: "A single operation can retrieve up to 16 MB of data, which can contain as many as
 # 100 items" (DynamoDB API reference).
@@ -87,6 +89,11 @@ class StateStore:
     def __init__(self, dynamodb: Any, table_name: str) -> None:
         self.dynamodb = dynamodb
         self.table = table_name
+        # AWS's clock at the last read (the Date header of DynamoDB's response), when it sent one.
+        self.aws_now: datetime | None = None
+
+    def _note_time(self, response: dict[str, Any]) -> None:
+        self.aws_now = aws_time(response) or self.aws_now
 
     # ------------------------------------------------------------------ reads
 
@@ -102,6 +109,7 @@ class StateStore:
             ExpressionAttributeValues={":account": {"S": account}},
         )
         for page in pages:
+            self._note_time(page)
             for item in page.get("Items", []):
                 stored = StoredFinding.from_item(_plain(item))
                 found[stored.finding_id] = stored
@@ -138,6 +146,7 @@ class StateStore:
             }
             for _ in range(8):
                 response = self.dynamodb.batch_get_item(RequestItems=request)
+                self._note_time(response)
                 for item in response.get("Responses", {}).get(self.table, []):
                     stored = StoredFinding.from_item(_plain(item))
                     found[stored.finding_id] = stored
@@ -169,10 +178,14 @@ class StateStore:
 
     # ------------------------------------------------------------------ writes
 
-    def claim(self, record: StoredFinding, expected_version: int | None) -> StoredFinding:
+    def claim(
+        self, record: StoredFinding, expected_version: int | None, future_after: str | None = None
+    ) -> StoredFinding:
         """Write ``record`` (with version + 1) unless someone wrote a newer version or observation.
 
-        Raises :class:`StateConflictError` carrying the current item when the condition fails.
+        A stored observation later than ``future_after`` is from the future (a clock that ran ahead) and
+        does not count as newer. Raises :class:`StateConflictError` carrying the current item when the
+        condition fails.
         """
         new = _replace(record, version=(expected_version or 0) + 1)
         arguments: dict[str, Any] = {
@@ -189,6 +202,11 @@ class StateStore:
                 ":expected": {"N": str(expected_version)},
                 ":observed": {"S": record.observed_at},
             }
+            if future_after is not None:
+                arguments["ConditionExpression"] = (
+                    "#v = :expected AND (observed_at <= :observed OR observed_at > :future)"
+                )
+                arguments["ExpressionAttributeValues"][":future"] = {"S": future_after}
         try:
             self.dynamodb.put_item(**arguments)
         except ClientError as error:

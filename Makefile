@@ -10,21 +10,24 @@ CKV_STAMP := $(CKV_VENV)/.installed-stamp
 # SAM CLI runs offline here: no telemetry, and a region for the linter.
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+PIP_INSTALL := -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint unit sam-check security build cfn demo demo-keep bench soak hypothesis-long clean
+.PHONY: install test lint unit sam-check security build cfn demo demo-keep bench soak hypothesis-long clean lock
 
-$(STAMP): pyproject.toml
+# Every virtualenv installs exactly its lock file in requirements/ (versions and sha256 hashes: pip
+# refuses anything else), then this package itself, editable, without dependencies.
+$(STAMP): pyproject.toml requirements/dev.txt
 	@test -x $(PY) || "$$(scripts/find-python)" -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) $(PIP_INSTALL) --require-hashes -r requirements/dev.txt
+	$(PY) $(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 # The AWS SAM CLI lives in its own virtualenv: it pins its own versions of boto3 and friends.
-$(SAM_STAMP):
+$(SAM_STAMP): requirements/sam.txt
 	@test -x $(SAM_VENV)/bin/python || "$$(scripts/find-python)" -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'aws-sam-cli>=1.120'
+	$(SAM_VENV)/bin/python $(PIP_INSTALL) --require-hashes -r requirements/sam.txt
 	@touch $(SAM_STAMP)
 
 lint: install
@@ -47,9 +50,9 @@ sam-check: $(SAM_STAMP)
 
 # checkov (an IaC scanner, in its own virtualenv) over the translated template and the forwarder:
 # every suppression carries its written reason in template.yaml (Metadata: checkov: skip).
-$(CKV_STAMP):
+$(CKV_STAMP): requirements/checkov.txt
 	@test -x $(CKV_VENV)/bin/python || "$$(scripts/find-python)" -m venv $(CKV_VENV)
-	$(CKV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'checkov>=3.2'
+	$(CKV_VENV)/bin/python $(PIP_INSTALL) --require-hashes -r requirements/checkov.txt
 	@touch $(CKV_STAMP)
 
 security: install $(CKV_STAMP)
@@ -90,3 +93,21 @@ demo: install
 # The same, then the emulator keeps running for `scan` and `fix` by hand (it prints what to export).
 demo-keep: install
 	$(PY) -m veeam_role_auditor demo --keep-running
+
+# The lock files, written by uv (in its own virtualenv under build/) for every Python from 3.11 and
+# every platform. `make lock` after editing pyproject.toml or requirements/*.in keeps every other pin;
+# `make lock LOCK_ARGS=--upgrade` moves everything to its newest release, and
+# `make lock LOCK_ARGS='--upgrade-package moto'` one package. See DEVELOPERS.md.
+UV_VERSION := 0.13.9
+UV := build/uv/bin/uv
+LOCK := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command 'make lock' $(LOCK_ARGS)
+
+$(UV):
+	@test -x build/uv/bin/python || "$$(scripts/find-python)" -m venv build/uv
+	build/uv/bin/python $(PIP_INSTALL) 'uv==$(UV_VERSION)'
+
+lock: $(UV)
+	$(LOCK) pyproject.toml requirements/build.in --extra dev -o requirements/dev.txt
+	$(LOCK) requirements/sam.in -o requirements/sam.txt
+	$(LOCK) requirements/checkov.in -o requirements/checkov.txt

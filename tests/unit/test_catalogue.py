@@ -71,3 +71,28 @@ def test_very_long_role_arns_give_ids_within_the_security_hub_limit() -> None:
     assert len(identifier) <= 512
     assert identifier == finding_id("aws-us-gov", "111122223333", "VRA-TRUST-1", arn)
     assert identifier.startswith("veeam-role-auditor/aws-us-gov/111122223333/VRA-TRUST-1/sha256:")
+
+
+@pytest.mark.parametrize("check", list(checks.CATALOGUE.values()), ids=list(checks.CATALOGUE))
+def test_titles_say_what_should_hold_so_a_failure_never_reads_as_a_pass(check: checks.Check) -> None:
+    # Security Hub's own controls are named "... should ...": the same title fits PASSED and FAILED.
+    assert " should " in check.title
+    assert check.holds
+    assert " should " not in check.holds
+    assert checks.problem_for(check, "PASSED") == check.holds
+    assert checks.problem_for(check, "FAILED") == check.problem
+
+
+@pytest.mark.parametrize(
+    "check",
+    [c for c in checks.CATALOGUE.values() if c.warning_severity is not None],
+    ids=[c.code for c in checks.CATALOGUE.values() if c.warning_severity is not None],
+)
+def test_a_warning_says_may_not_never_cannot(check: checks.Check) -> None:
+    warning = checks.problem_for(check, "WARNING")
+    assert " may not " in warning
+    assert "cannot" not in warning
+    assert (
+        checks.problem_for(checks.TRUST_CAN_ASSUME, "WARNING")
+        == "the Veeam appliance may not be able to assume the role"
+    )

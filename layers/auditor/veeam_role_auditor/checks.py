@@ -23,6 +23,7 @@ _EXPOSURE = "Effects/Data Exposure"
 class Check:
     code: str
     title: str
+    """What should hold, as Security Hub's own controls say it ("... should not ..."): never reads as a pass."""
     severity: Severity
     asff_types: tuple[str, ...]
     description: str
@@ -32,6 +33,10 @@ class Check:
     """What is wrong when the check fails, as a short phrase for alerts: "the role trusts ..."."""
     resource: Literal["role", "appliance"] = "role"
     warning_severity: Severity | None = None
+    holds: str = ""
+    """What holds when the check passes ("The role does not trust ..."): for PASSED lines and resolutions."""
+    warning_problem: str = ""
+    """The problem when the answer is only "maybe" (WARNING): "may not be able to", never "cannot"."""
     remediation_no_fix: str = ""
     """Template used instead of ``remediation`` when no safe correction can be offered (the details say why)."""
 
@@ -39,7 +44,9 @@ class Check:
 TRUST_CAN_ASSUME = Check(
     code="VRA-TRUST-1",
     problem="the Veeam appliance cannot assume the role",
-    title="The Veeam appliance can assume the role",
+    title="The Veeam appliance should be able to assume the role",
+    holds="The Veeam appliance can assume the role",
+    warning_problem="the Veeam appliance may not be able to assume the role",
     severity="HIGH",
     warning_severity="MEDIUM",
     asff_types=(f"{_BEST_PRACTICES}/Veeam Backup Role Trust", "Effects/Denial of Service"),
@@ -62,8 +69,10 @@ TRUST_CAN_ASSUME = Check(
 )
 IDENTITY_ALLOWS = Check(
     code="VRA-IDENTITY-1",
-    problem="the Impersonation role may not call sts:AssumeRole on the role",
-    title="The Impersonation role's permissions allow sts:AssumeRole on the role",
+    problem="the Impersonation role's permissions do not allow sts:AssumeRole on the role",
+    title="The Impersonation role's permissions should allow sts:AssumeRole on the role",
+    holds="The Impersonation role's permissions allow sts:AssumeRole on the role",
+    warning_problem="the Impersonation role's permissions may not allow sts:AssumeRole on the role",
     severity="HIGH",
     warning_severity="MEDIUM",
     asff_types=(f"{_BEST_PRACTICES}/Veeam Impersonation Role Permissions", "Effects/Denial of Service"),
@@ -81,7 +90,9 @@ IDENTITY_ALLOWS = Check(
 APPLIANCE_USABLE = Check(
     code="VRA-APPLIANCE-1",
     problem="the Impersonation role is missing or EC2 cannot use it",
-    title="The Impersonation role exists and EC2 can use it",
+    title="The Impersonation role should exist and be usable by EC2",
+    holds="The Impersonation role exists and EC2 can use it",
+    warning_problem="EC2 may not be able to use the Impersonation role",
     severity="CRITICAL",
     asff_types=(f"{_BEST_PRACTICES}/Veeam Impersonation Role", "Effects/Denial of Service"),
     description=(
@@ -98,7 +109,8 @@ APPLIANCE_USABLE = Check(
 DELETED_PRINCIPAL = Check(
     code="VRA-TRUST-2",
     problem="the trust policy names a deleted principal",
-    title="The role's trust policy names no deleted principal",
+    title="The role's trust policy should not name deleted principals",
+    holds="The role's trust policy names no deleted principal",
     severity="HIGH",
     asff_types=(f"{_BEST_PRACTICES}/Stale Trust",),
     description=(
@@ -114,7 +126,8 @@ DELETED_PRINCIPAL = Check(
 WILDCARD_PRINCIPAL = Check(
     code="VRA-TRUST-3",
     problem='the role trusts every AWS principal ("*")',
-    title='The role does not trust every AWS principal ("*")',
+    title='The role should not trust every AWS principal ("*")',
+    holds='The role does not trust every AWS principal ("*")',
     severity="CRITICAL",
     asff_types=(f"{_BEST_PRACTICES}/Overly Permissive Trust", _EXPOSURE),
     description=(
@@ -125,7 +138,8 @@ WILDCARD_PRINCIPAL = Check(
 FOREIGN_ACCOUNT = Check(
     code="VRA-TRUST-4",
     problem="the role trusts a foreign account",
-    title="The role trusts no account other than the appliance's and its own",
+    title="The role should not trust accounts other than the appliance's and its own",
+    holds="The role trusts no account other than the appliance's and its own",
     severity="HIGH",
     asff_types=(f"{_BEST_PRACTICES}/Cross-Account Trust", _EXPOSURE),
     description=(
@@ -137,7 +151,8 @@ FOREIGN_ACCOUNT = Check(
 NOT_PRINCIPAL = Check(
     code="VRA-TRUST-5",
     problem="the trust policy uses NotPrincipal",
-    title="The role's trust policy does not use NotPrincipal",
+    title="The role's trust policy should not use NotPrincipal",
+    holds="The role's trust policy does not use NotPrincipal",
     severity="HIGH",
     asff_types=(f"{_BEST_PRACTICES}/Overly Permissive Trust",),
     description=(
@@ -153,7 +168,8 @@ NOT_PRINCIPAL = Check(
 MALFORMED = Check(
     code="VRA-TRUST-6",
     problem="the trust policy is not a valid IAM trust policy",
-    title="The role's trust policy is a valid IAM trust policy",
+    title="The role's trust policy should be a valid IAM trust policy",
+    holds="The role's trust policy is a valid IAM trust policy",
     severity="HIGH",
     asff_types=(f"{_BEST_PRACTICES}/Malformed Policy",),
     description="IAM would reject this document as a trust policy; it is not in force.",
@@ -162,7 +178,8 @@ MALFORMED = Check(
 ACCOUNT_WIDE = Check(
     code="VRA-TRUST-7",
     problem="the role trusts the appliance's whole account",
-    title="The role trusts the appliance role, not the appliance's whole account",
+    title="The role should trust the appliance role, not the appliance's whole account",
+    holds="The role trusts the appliance role, not the appliance's whole account",
     severity="LOW",
     asff_types=(f"{_BEST_PRACTICES}/Overly Permissive Trust",),
     description=(
@@ -177,7 +194,8 @@ ACCOUNT_WIDE = Check(
 UNTAGGED_TRUSTING = Check(
     code="VRA-INVENTORY-1",
     problem="a role that trusts the appliance lacks the Veeam tag",
-    title="A role that trusts the appliance carries the Veeam tag",
+    title="A role that trusts the appliance should carry the Veeam tag",
+    holds="A role that trusts the appliance carries the Veeam tag",
     severity="INFORMATIONAL",
     asff_types=(f"{_BEST_PRACTICES}/Inventory Drift",),
     description=(
@@ -205,3 +223,14 @@ CATALOGUE: dict[str, Check] = {
 ROLE_CHECKS = tuple(
     check for check in CATALOGUE.values() if check.resource == "role" and check is not UNTAGGED_TRUSTING
 )
+
+
+def problem_for(check: Check, status: str) -> str:
+    """The short phrase for a finding's status: what holds, what is wrong, or what may be wrong."""
+    if status == "WARNING" and check.warning_problem:
+        return check.warning_problem
+    if status in ("FAILED", "WARNING"):
+        return check.problem
+    if status == "PASSED":
+        return check.holds
+    return f"not checked: {check.holds[0].lower()}{check.holds[1:]}"

@@ -90,18 +90,20 @@ def transition_message(transition: Transition) -> Message:
     is shown with control characters escaped: an e-mail or chat subscriber sees it as text."""
     check = checks.CATALOGUE[transition.check]
     role_name = escape_control(transition.role_arn.rsplit("/", 1)[-1])
+    # A WARNING is a "maybe": its phrase says "may not", never "cannot" (checks.problem_for).
+    problem = checks.problem_for(check, transition.status)
     if transition.kind == "new_failure":
-        headline = f"[{transition.severity}] {role_name}: {check.problem}"
-        what = f"New problem ({transition.status}, {transition.severity}): {check.problem}."
+        headline = f"[{transition.severity}] {role_name}: {problem}"
+        what = f"New problem ({transition.status}, {transition.severity}): {problem}."
     elif transition.kind == "severity_change":
-        headline = f"[{transition.previous_severity} to {transition.severity}] {role_name}: {check.problem}"
+        headline = f"[{transition.previous_severity} to {transition.severity}] {role_name}: {problem}"
         what = (
             f"The problem changed from {transition.previous_status}/{transition.previous_severity} to "
-            f"{transition.status}/{transition.severity}: {check.problem}."
+            f"{transition.status}/{transition.severity}: {problem}."
         )
     elif transition.kind == "resolved":
-        headline = f"[RESOLVED] {role_name}: {check.title}"
-        what = f"Resolved: {check.title.lower()[0] + check.title[1:]} again (was {transition.previous_severity})."
+        headline = f"[RESOLVED] {role_name}: {check.holds}"
+        what = f"Resolved: {check.holds.lower()[0] + check.holds[1:]} again (was {transition.previous_severity})."
     else:
         headline = f"[ARCHIVED] {role_name}: {check.code} finding archived"
         what = (
@@ -166,7 +168,8 @@ def digest_message(transitions: Sequence[Transition], account: str) -> Message:
     for transition in ordered:
         check = checks.CATALOGUE[transition.check]
         line = (
-            f"  [{transition.alert_severity}] {transition.kind.replace('_', ' ')}: {check.problem} - "
+            f"  [{transition.alert_severity}] {transition.kind.replace('_', ' ')}: "
+            f"{checks.problem_for(check, transition.status) if transition.kind != 'resolved' else check.holds} - "
             f"{escape_control(transition.role_arn)} ({check.code})"
         )
         if used + len(line) + 1 > budget // 2:

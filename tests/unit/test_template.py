@@ -7,6 +7,7 @@ CloudFormation with aws-sam-translator (as `sam package`/`deploy` would) and lin
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -226,11 +227,26 @@ def test_every_parameter_has_a_description_and_a_constraint(name: str) -> None:
     assert constraints & set(parameter) or parameter["Type"].startswith("AWS::SSM::Parameter::Value")
 
 
+def locked_version(package: str) -> str:
+    """The version requirements/dev.txt (the hashed lock every venv installs) pins for a package."""
+    (version,) = re.findall(rf"^{re.escape(package)}==(\S+) ", (ROOT / "requirements" / "dev.txt").read_text(), re.M)
+    return version
+
+
 def test_powertools_comes_from_the_managed_layer_resolved_per_region() -> None:
     parameter = TEMPLATE["Parameters"]["PowertoolsLayerArn"]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
-    assert parameter["Default"] == "/aws/service/powertools/python/arm64/python3.13/latest"
     assert TEMPLATE["Globals"]["Function"]["Layers"] == [{"Ref": "PowertoolsLayerArn"}, {"Ref": "AuditorLayer"}]
+
+
+def test_the_powertools_layer_is_pinned_to_the_release_the_tests_run() -> None:
+    # A `latest` default would move the functions to a release (even a new major one) at any stack update.
+    default = TEMPLATE["Parameters"]["PowertoolsLayerArn"]["Default"]
+    prefix, release = default.rsplit("/", 1)
+    assert prefix == "/aws/service/powertools/python/arm64/python3.13"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", release), f"pin a release, not {release!r}"
+    assert release == locked_version("aws-lambda-powertools")
+    assert release == importlib.metadata.version("aws-lambda-powertools")  # what this test run imports
 
 
 # ---------------------------------------------------------------------- functions and triggers

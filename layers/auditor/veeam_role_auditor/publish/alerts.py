@@ -1,8 +1,9 @@
 """SNS alerts: one message per transition, or one digest when a run has many.
 
 Amazon SNS Publish: "Subjects must be UTF-8 text with no line breaks or control characters, and less
-than 100 characters long"; messages are at most 256 KB; message attributes are delivered only with
-the String message structure, and subscribers filter on them (subscription filter policies).
+than 100 characters long"; messages are at most 256 KB; subscribers filter on the message attributes
+(subscription filter policies). Each message carries the text for e-mail and every other protocol
+and, for HTTPS subscribers such as Amazon Q Developer in chat applications, its chat schema.
 """
 
 from __future__ import annotations
@@ -67,9 +68,18 @@ class Message:
     subject: str
     body: str
     attributes: dict[str, str]
+    chat: dict[str, Any] | None = None
+    """The same alert in the custom notification schema of Amazon Q Developer in chat applications."""
 
     def publish_arguments(self, topic_arn: str) -> dict[str, Any]:
-        return {
+        """SNS Publish arguments: with ``MessageStructure=json`` each protocol gets its own body.
+
+        Amazon Q Developer in chat applications (formerly AWS Chatbot) subscribes to a topic over HTTPS
+        and renders only its custom notification schema ("Custom notifications using Amazon Q Developer
+        in chat applications"), so the ``https`` body is that; e-mail, SQS, Lambda and every other
+        protocol get ``default``, today's text.
+        """
+        arguments: dict[str, Any] = {
             "TopicArn": topic_arn,
             "Subject": self.subject,
             "Message": self.body,
@@ -77,6 +87,51 @@ class Message:
                 name: {"DataType": "String", "StringValue": value} for name, value in self.attributes.items()
             },
         }
+        if self.chat is not None:
+            arguments["MessageStructure"] = "json"
+            chat = json.dumps(self.chat, ensure_ascii=False)
+            arguments["Message"] = json.dumps({"default": self.body, "https": chat}, ensure_ascii=False)
+        return arguments
+
+
+# Chat notifications are short by design: a few lines and a link, the full text stays in e-mail.
+CHAT_DESCRIPTION_CHARS = 3500
+CHAT_TITLE_CHARS = 250
+
+
+def chat_notification(
+    *,
+    title: str,
+    description: str,
+    next_steps: Sequence[str],
+    keywords: Sequence[str],
+    event_type: str,
+    thread_id: str,
+    resources: Sequence[str],
+) -> dict[str, Any]:
+    """A custom notification: version 1.0, source custom, client-markdown content (see Message)."""
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": _cut(title, CHAT_TITLE_CHARS),
+            "description": _cut(description, CHAT_DESCRIPTION_CHARS),
+            "nextSteps": [_cut(step, 500) for step in next_steps[:5]],
+            "keywords": [keyword for keyword in keywords if keyword][:5],
+        },
+        "metadata": {
+            # One thread per finding: a resolution lands under the alert it resolves.
+            "threadId": thread_id[:128],
+            "summary": _cut(title, CHAT_TITLE_CHARS),
+            "eventType": event_type,
+            "relatedResources": list(resources[:5]),
+        },
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def subject_line(text: str) -> str:
@@ -135,9 +190,27 @@ def transition_message(transition: Transition) -> Message:
         "--- machine-readable ---",
         json.dumps(transition.as_json(), default=str),
     ]
+    why = [escape_control(detail) for detail in finding.details[:3]] if finding is not None else []
+    steps = (
+        [escape_control(finding.remediation)]
+        if finding is not None and transition.kind not in ("resolved", "archived")
+        else []
+    )
+    chat = chat_notification(
+        title=subject_line(headline),
+        description="\n".join(
+            [f"*{what}*", f"Role: `{escape_control(transition.role_arn)}`", f"Check: {check.code} - {check.title}"]
+            + [f"• {line}" for line in why]
+        ),
+        next_steps=steps,
+        keywords=[transition.alert_severity, check.code, transition.kind.replace("_", " ")],
+        event_type=transition.kind,
+        thread_id=transition.finding_id,
+        resources=[transition.role_arn],
+    )
     return Message(
         subject=subject_line(headline),
-        body=_fit("\n".join(lines)),
+        body=_fit("\n".join(lines), reserve=len(json.dumps(json.dumps(chat, ensure_ascii=False)).encode())),
         attributes={
             "severity": transition.alert_severity,
             "check": transition.check,
@@ -145,6 +218,7 @@ def transition_message(transition: Transition) -> Message:
             "account": transition.account,
             "transition": transition.kind,
         },
+        chat=chat,
     )
 
 
@@ -188,8 +262,23 @@ def digest_message(transitions: Sequence[Transition], account: str) -> Message:
     while len(body.encode()) + len(machine.encode()) > MAX_MESSAGE_BYTES and compact:
         compact = compact[: len(compact) // 2]
         machine = json.dumps({"truncated_to": len(compact), "changes": compact})
+    subject = subject_line(f"[{worst}] Veeam role auditor: {len(transitions)} changes in account {account}")
+    chat = chat_notification(
+        title=subject,
+        description="\n".join([lines[0], lines[1], ""] + listed[:10] + (["…"] if len(listed) > 10 else [])),
+        next_steps=["Review the findings in Security Hub (filter on the product veeam-role-auditor)."],
+        keywords=[worst, "digest"],
+        event_type="digest",
+        thread_id=f"veeam-role-auditor/{account}/digest",
+        resources=[],
+    )
+    reserve = len(json.dumps(json.dumps(chat, ensure_ascii=False)).encode())
+    while len(body.encode()) + len(machine.encode()) + reserve > MAX_MESSAGE_BYTES and compact:
+        compact = compact[: len(compact) // 2]
+        machine = json.dumps({"truncated_to": len(compact), "changes": compact})
     return Message(
-        subject=subject_line(f"[{worst}] Veeam role auditor: {len(transitions)} changes in account {account}"),
+        subject=subject,
+        chat=chat,
         body=body + "\n" + machine,
         attributes={
             "severity": worst,
@@ -205,11 +294,16 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
-def _fit(body: str) -> str:
-    encoded = body.encode()
-    if len(encoded) <= MAX_MESSAGE_BYTES:
+def _fit(body: str, *, reserve: int = 0) -> str:
+    """The body cut to what fits beside ``reserve`` bytes (the chat body) in one SNS message.
+
+    With MessageStructure=json the body travels JSON-encoded: escaping can double a character.
+    """
+    budget = MAX_MESSAGE_BYTES - reserve
+    if len(json.dumps(body, ensure_ascii=False).encode()) <= budget:
         return body
-    return encoded[: MAX_MESSAGE_BYTES - 64].decode(errors="ignore") + "\n... (cut: see Security Hub)"
+    cut = body.encode()[: budget // 2].decode(errors="ignore")
+    return cut + "\n... (cut: see Security Hub)"
 
 
 class AlertSink:

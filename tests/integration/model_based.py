@@ -19,6 +19,13 @@ delivery reads the round's final IAM state. A duplicate CloudTrail event (same e
 first answer and make no IAM, Security Hub, SNS or SQS call. A last, settling round (leftover duplicates,
 every queued re-check and a scan, with no change) must import and alert nothing. The first divergence
 raises :class:`Divergence` with the seed, the round, the round's change log and the diff.
+
+Outages (``Knobs.security_hub_outage``, ``Knobs.sns_outage``): for one round's deliveries Security Hub
+refuses every import ("not enabled", or AccessDenied as from an SCP) or SNS every publish. The other sink
+must still match the oracle exactly in that round (the sinks are independent). A run that fails (any
+Security Hub refusal but "not enabled") is retried as Lambda would: the CloudTrail event in the next round,
+a failed re-check back to its queue. The failed sink is compared again after the next round, which ends
+with a scheduled scan (the hourly schedule), and must then have caught up: archives and alerts included.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 import boto3
+from botocore.exceptions import ClientError
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -458,6 +466,10 @@ class RoundStats:
     findings_compared: int = 0
     alerts: int = 0
     digests: int = 0
+    outages: int = 0
+    failed_runs: int = 0
+    """Invocations that failed during an outage (retried as Lambda would)."""
+    outage: str = ""
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -466,6 +478,7 @@ class RoundStats:
             f"(+{self.duplicates} dup), {self.rechecks:>3} re-checks in {self.recheck_batches} batches "
             f"(+{self.recheck_duplicates} dup), {self.scans} scheduled scans ({self.full_scans} full scans "
             f"in all), {self.findings_active:>6} findings active, {self.alerts:>5} alerts, {self.seconds:6.1f} s"
+            + (f", outage: {self.outage.strip()} ({self.failed_runs} runs failed)" if self.outage else "")
         )
 
 
@@ -493,6 +506,8 @@ class RunStats:
             "findings_compared",
             "alerts",
             "digests",
+            "outages",
+            "failed_runs",
         )
         result: dict[str, float | int] = {"seed": self.seed, "roles": self.roles, "rounds": len(self.rounds)}
         result.update({name: self.total(name) for name in names})
@@ -521,6 +536,11 @@ class Knobs:
     """Per round: remove (or restore) the appliance's inline policy."""
     instance_profile_toggle: float = 0.0
     """Per round: take the appliance role out of (or back into) its instance profile (0 draws nothing)."""
+    security_hub_outage: float = 0.0
+    """Per round: Security Hub refuses every import during the deliveries, "not enabled" or AccessDenied at
+    random (0 draws nothing)."""
+    sns_outage: float = 0.0
+    """Per round: SNS refuses every publish during the deliveries (0 draws nothing)."""
     tagged_at_creation: float = 0.75
     other_path: float = 0.1
     reuse_deleted_name: float = 0.3
@@ -571,6 +591,10 @@ class World:
         self._next_index = 0
         self._deleted: dict[str, str] = {}  # name -> path of roles deleted, for re-use
         self._late: list[dict[str, Any]] = []
+        self._retries: list[dict[str, Any]] = []  # events whose invocation failed: Lambda's async retry
+        self._outage: set[str] = set()  # the sinks refusing during this round: "security_hub", "sns"
+        self._outage_hooks: list[tuple[Any, str, Callable[..., None]]] = []
+        self._scan_owed = False  # an outage happened: the next round ends with a scheduled scan
         self._results: dict[str, Any] = {}  # eventID -> the first delivery's response
         self._log: list[str] = []
         self._round: RoundStats = RoundStats(0)
@@ -638,6 +662,11 @@ class World:
     def settle(self) -> RoundStats:
         """Nothing changed: every queued re-check and a scheduled scan must import and alert nothing."""
         self.begin_round(len(self.stats.rounds))
+        if self._scan_owed or self._retries:
+            self._log.append("settle: catch up after the last round's outage (retries, re-checks, a scan)")
+            self._catch_up()
+            self.drain_rechecks()
+            self.scheduled_scan()
         self._log.append("settle: every queued re-check, then a scheduled scan, with no change in IAM")
         imports = self.hub.imports
         for event in self._late:
@@ -672,8 +701,15 @@ class World:
         if knobs.instance_profile_toggle > 0 and rng.random() < knobs.instance_profile_toggle:
             changes.append(self.toggle_instance_profile())
         self._round.changes = len(changes)
+        owed, self._scan_owed = self._scan_owed, False
+        if knobs.security_hub_outage > 0 and rng.random() < knobs.security_hub_outage:
+            self.security_hub_outage(rng.choice(["InvalidAccessException", "AccessDeniedException"]))
+        if knobs.sns_outage > 0 and rng.random() < knobs.sns_outage:
+            self.sns_outage()
 
-        deliveries: list[tuple[str, dict[str, Any] | None]] = [("event", event) for event in self._late]
+        deliveries: list[tuple[str, dict[str, Any] | None]] = [("event", event) for event in self._retries]
+        self._retries = []
+        deliveries += [("event", event) for event in self._late]
         self._round.late_duplicates = len(self._late)
         self._late = []
         undelivered = False
@@ -704,7 +740,7 @@ class World:
                 self._deliver_event(event)
         if rng.random() < knobs.final_drain:
             self.drain_rechecks()
-        if undelivered or rng.random() < knobs.extra_scan:
+        if owed or undelivered or rng.random() < knobs.extra_scan:
             self.scheduled_scan()
         return self.end_round()
 
@@ -717,8 +753,10 @@ class World:
 
     def end_round(self) -> RoundStats:
         stats = self._round
+        outage = self._end_outage()
         received = self._read_alerts()
-        due = self.model.advance()
+        # While SNS refused, subscribers learnt nothing: what is due stays due (the oracle does not advance).
+        due = [] if "sns" in outage else self.model.advance()
         expected = self.model.expected()
         active = self.hub.active()
         problems = list(self.hub.problems)
@@ -727,6 +765,8 @@ class World:
         missing = sorted(set(expected) - set(active))
         stale = sorted(set(active) - set(expected))
         wrong = sorted(i for i in set(expected) & set(active) if expected[i] != active[i])
+        if "security_hub" in outage:
+            missing, stale, wrong = [], [], []  # compared again after the next round's scan
         diff: list[str] = []
         if missing or stale or wrong:
             diff.append(
@@ -808,7 +848,13 @@ class World:
         event_id = str(event["detail"]["eventID"])
         name = f"{event['detail']['eventName']}({event['detail']['requestParameters'].get('roleName')})"
         before = self.counter.snapshot()
-        result = self._invoke(self.change, copy.deepcopy(event), CHANGE_FUNCTION)
+        try:
+            result = self._invoke(self.change, copy.deepcopy(event), CHANGE_FUNCTION)
+        except Exception as error:
+            if not self._failed_in_outage(error, f"event {name} (eventID {event_id[:8]})"):
+                raise
+            self._retries.append(copy.deepcopy(event))  # Lambda retries a failed asynchronous invocation
+            return
         calls = self.counter.snapshot() - before
         if event_id in self._results:
             self._round.duplicates += 1
@@ -870,7 +916,14 @@ class World:
             described = ", ".join(str(body.get("role_name") or "full scan") for body in bodies)
             self._log.append(f"  delivered re-checks [{described}]: {response}")
             if response != {"batchItemFailures": []}:
-                raise Divergence(self._report([f"re-check batch [{described}] answered {response}"]))
+                if not self._outage:
+                    raise Divergence(self._report([f"re-check batch [{described}] answered {response}"]))
+                # SQS makes a reported failure visible again: back to the queue, for a later drain.
+                failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+                for record in chosen:
+                    if record["messageId"] in failed:
+                        self.sqs.send_message(QueueUrl=self.recheck_queue, MessageBody=record["body"])
+                self._round.failed_runs += len(failed)
 
     def _sqs_record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = message.get("Attributes", {})
@@ -895,7 +948,13 @@ class World:
         event = _event_template("scheduled_scan.json")
         event["id"] = str(uuid.UUID(int=self.rng.getrandbits(128)))
         event["time"] = self._now()
-        result = self._invoke(self.scan, event, SCAN_FUNCTION)
+        try:
+            result = self._invoke(self.scan, event, SCAN_FUNCTION)
+        except Exception as error:
+            if not self._failed_in_outage(error, "scheduled scan"):
+                raise
+            self._round.scans += 1
+            return
         self._round.scans += 1
         self._round.full_scans += 1
         self._log.append(f"  scheduled scan: {_brief(result)}")
@@ -929,6 +988,68 @@ class World:
             self.hub.problems.append(f"digest truncated to {machine.get('truncated_to')} changes")
             machine = machine["changes"]
         return [(finding_id(item["check"], item["role_arn"]), item["transition"]) for item in machine]
+
+    # ------------------------------------------------------------------ outages
+
+    def security_hub_outage(self, code: str) -> None:
+        """Until the round ends, Security Hub refuses every import with ``code``: InvalidAccessException
+        ("not enabled": the run succeeds) or AccessDeniedException (an SCP: the run fails after its alerts)."""
+
+        def refuse(**_: Any) -> None:
+            message = {
+                "InvalidAccessException": "Account is not subscribed to AWS Security Hub",
+                "AccessDeniedException": "explicit deny in a service control policy",
+            }[code]
+            raise ClientError({"Error": {"Code": code, "Message": message}}, "BatchImportFindings")
+
+        self._refuse("securityhub", "before-call.securityhub.BatchImportFindings", refuse)
+        self._outage.add("security_hub")
+        self._round.outage += f"Security Hub {code} "
+        self._log.append(f"outage: Security Hub refuses imports ({code}) for this round")
+
+    def sns_outage(self) -> None:
+        """Until the round ends, SNS refuses every publish (the runs succeed; their alerts wait)."""
+
+        def refuse(**_: Any) -> None:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "SNS is unavailable"}}, "Publish")
+
+        self._refuse("sns", "before-call.sns.Publish", refuse)
+        self._outage.add("sns")
+        self._round.outage += "SNS InternalError "
+        self._log.append("outage: SNS refuses publishes for this round")
+
+    def _refuse(self, service: str, event: str, handler: Callable[..., None]) -> None:
+        for module in (self.scan, self.change):
+            client = module.client(service)
+            client.meta.events.register(event, handler)
+            self._outage_hooks.append((client, event, handler))
+        self._round.outages = 1
+
+    def _end_outage(self) -> set[str]:
+        """Lift this round's outage; the next round ends with a scheduled scan, as the schedule would."""
+        for client, event, handler in self._outage_hooks:
+            client.meta.events.unregister(event, handler)
+        self._outage_hooks = []
+        outage, self._outage = self._outage, set()
+        if outage:
+            self._scan_owed = True
+        return outage
+
+    def _failed_in_outage(self, error: Exception, what: str) -> bool:
+        """A run failed: expected only during an outage, and only as the publisher's PublishError."""
+        from veeam_role_auditor.publish import PublishError
+
+        if not self._outage or not isinstance(error, PublishError):
+            return False
+        self._round.failed_runs += 1
+        self._log.append(f"  {what} failed during the outage (retried later): {str(error)[:160]}")
+        return True
+
+    def _catch_up(self) -> None:
+        retries, self._retries = self._retries, []
+        for event in retries:
+            self._deliver_event(event)
+        self._scan_owed = False
 
     # ------------------------------------------------------------------ changes
 

@@ -113,6 +113,51 @@ def test_a_role_moved_to_another_path_with_its_delete_event_late(world_factory: 
     _moved_role(world_factory(seed=1, roles=0), delete_event_first=False)
 
 
+# ---------------------------------------------------------------------- outages: the sinks converge
+
+
+OUTAGE_KNOBS = replace(CI_KNOBS, security_hub_outage=0.35, sns_outage=0.35)
+
+
+def test_random_rounds_with_security_hub_and_sns_outages_match_the_oracle(world_factory: Any) -> None:
+    world: World = world_factory(seed=20260103, roles=20, knobs=OUTAGE_KNOBS)
+    stats = world.run(rounds=6)
+    totals = stats.summary()
+    assert totals["outages"] > 0
+    assert totals["failed_runs"] > 0  # an AccessDenied outage failed runs, which were retried
+    assert totals["alerts"] > 0
+
+
+def _deleted_during_an_outage(world: World, outage: Callable[[], None]) -> None:
+    """A failing, alerted role deleted while a sink refuses; the next round's scan must catch up."""
+    world.initial_round()
+    world.begin_round(1)
+    world.deliver(world.create_role(RoleState("VeeamGone", "/", "wildcard", (TAG_KEY, "true"))))
+    assert world.end_round().alerts == 1  # VRA-TRUST-3 FAILED CRITICAL
+    world.begin_round(2)
+    outage()
+    world.deliver(world.delete_role("VeeamGone"))
+    world.end_round()
+    world.begin_round(3)
+    world.scheduled_scan()
+    world.end_round()
+
+
+@pytest.mark.parametrize("code", ["InvalidAccessException", "AccessDeniedException"], ids=["disabled", "denied"])
+def test_a_role_deleted_while_security_hub_refuses_is_archived_there_after_the_outage(
+    world_factory: Any, code: str
+) -> None:
+    world: World = world_factory(seed=4, roles=0)
+    _deleted_during_an_outage(world, lambda: world.security_hub_outage(code))
+    assert world.stats.rounds[2].alerts == 1  # "archived", sent although Security Hub refused
+
+
+def test_a_role_deleted_while_sns_refuses_is_announced_after_the_outage(world_factory: Any) -> None:
+    world: World = world_factory(seed=5, roles=0)
+    _deleted_during_an_outage(world, world.sns_outage)
+    assert [stats.alerts for stats in world.stats.rounds[2:]] == [0, 1]  # "archived", once SNS is back
+
+
 def test_the_appliance_leaving_its_instance_profile_and_coming_back(world_factory: Any) -> None:
     """VRA-APPLIANCE-1 goes CRITICAL through the event (an in-process full scan), then back by the scan."""
     world: World = world_factory(seed=3, roles=6)

@@ -606,6 +606,23 @@ def test_an_archive_that_failed_to_import_is_imported_by_the_next_run(pipeline: 
     assert pipeline.run().security_hub_calls == 0  # converged
 
 
+def test_a_resolution_that_failed_to_import_is_imported_by_the_next_run(pipeline: Pipeline, iam: Any) -> None:
+    identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
+    pipeline.run()
+    pipeline.received()
+    fix_trust(pipeline, iam)
+    refuse = _refusing("AccessDeniedException")
+    pipeline.securityhub.meta.events.register("before-call.securityhub.BatchImportFindings", refuse)
+    with pytest.raises(PublishError):
+        pipeline.run()
+    assert [m.attributes["transition"] for m in pipeline.received()] == ["resolved"]
+    pipeline.securityhub.meta.events.unregister("before-call.securityhub.BatchImportFindings", refuse)
+    report = pipeline.run()
+    assert (report.imported, report.messages_sent) == (9, 0)
+    assert pipeline.security_hub_finding(identifier)["Compliance"]["Status"] == "PASSED"
+    assert pipeline.run().security_hub_calls == 0
+
+
 def test_an_archived_alert_that_failed_to_send_is_sent_by_the_next_run(pipeline: Pipeline, iam: Any) -> None:
     pipeline.run()
     pipeline.received()

@@ -6,7 +6,8 @@ the same findings for the same snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -179,12 +180,16 @@ def _assess_role(
             corrected=without_deleted_principals(role.trust_policy, tuple(sorted(deleted))) if deleted else None,
         )
     )
+    # Accounts the operator trusts (--trusted-account, TrustedAccountIds) are not foreign.
     foreign = set(verdict.foreign_accounts).intersection(*(e.verdict.foreign_accounts for e in evaluated))
+    foreign -= set(settings.trusted_accounts)
+    trusted = sorted(set(verdict.foreign_accounts) & set(settings.trusted_accounts))
     findings.append(
         build.finding(
             checks.FOREIGN_ACCOUNT,
             "FAILED" if foreign else "PASSED",
-            [line for line in risk_reasons.get("foreign_account_trusted", []) if any(a in line for a in foreign)],
+            [line for line in risk_reasons.get("foreign_account_trusted", []) if any(a in line for a in foreign)]
+            + ([f"trusted by configuration: {', '.join(trusted)}"] if trusted else []),
         )
     )
     for check, risk in (
@@ -450,3 +455,22 @@ def _severity(check: Check, status: Status) -> Severity:
     if status == "WARNING":
         return check.warning_severity or check.severity
     return "INFORMATIONAL"
+
+
+_FOREIGN_REASON = re.compile(r"^risk foreign_account_trusted: .* in account (\d{12}), which is neither")
+
+
+def without_trusted_accounts(verdict: TrustVerdict, trusted: Collection[str]) -> TrustVerdict:
+    """The verdict with the operator's trusted accounts no longer counted as foreign (pure)."""
+    if not trusted or not set(verdict.foreign_accounts) & set(trusted):
+        return verdict
+    foreign = tuple(account for account in verdict.foreign_accounts if account not in trusted)
+
+    def kept(line: str) -> bool:
+        match = _FOREIGN_REASON.match(line)
+        return match is None or match.group(1) not in trusted
+
+    risks = verdict.risks if foreign else verdict.risks - {"foreign_account_trusted"}
+    return verdict._replace(
+        risks=risks, reasons=tuple(line for line in verdict.reasons if kept(line)), foreign_accounts=foreign
+    )

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
+from .assess import without_trusted_accounts
+from .checks import CATALOGUE
 from .model import SEVERITY_ORDER
 from .policy import (
     Appliance,
@@ -133,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted value of the tag (repeatable; default: any value)",
     )
     scan.add_argument("--path-prefix", default=None, help="only roles under this path (default /)")
+    scan.add_argument(
+        "--checks",
+        action="append",
+        default=[],
+        metavar="CODE[,CODE]",
+        help="report only these checks (see: veeam-role-auditor checks)",
+    )
+    scan.add_argument(
+        "--exclude-checks",
+        action="append",
+        default=[],
+        metavar="CODE[,CODE]",
+        help="do not report these checks (for example VRA-TRUST-7, the account-wide trust advisory)",
+    )
     _aws_arguments(scan)
     scan.add_argument(
         "--format",
@@ -187,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("fix-backups"),
         help="where --apply saves the current trust policy first (default ./fix-backups)",
     )
+    checks_command = commands.add_parser(
+        "checks",
+        parents=[common],
+        help="list the checks: code, severity, title",
+        description="The catalogue of checks, for --checks, --exclude-checks and suppression rules.",
+    )
+    checks_command.add_argument("--format", choices=("text", "json"), default="text")
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -225,6 +248,13 @@ def _appliance_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> 
     parser.add_argument("--appliance-role-id", help="unique id (AROA...) of the Impersonation role")
     parser.add_argument("--appliance-org-id", help="AWS Organizations id (o-...) of the appliance account")
     parser.add_argument("--external-id", help="the external id Veeam passes to sts:AssumeRole, if any")
+    parser.add_argument(
+        "--trusted-account",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an account whose principals are not foreign: a central backup account, a partner (repeatable)",
+    )
 
 
 def read_policy_file(path: Path) -> str:
@@ -307,6 +337,7 @@ def command_evaluate(args: argparse.Namespace) -> int:
         document = policy_from_file(args.policy_file)
         tags = parse_tags(args.role_tag)
         verdict = evaluate_trust(document, args.role_arn, appliance, role_tags=tags or None)
+        verdict = without_trusted_accounts(verdict, trusted_accounts(args.trusted_account))
         output: dict[str, Any] = verdict.to_dict()
         length = policy_length(document)
         if length > args.trust_policy_quota:
@@ -399,7 +430,46 @@ def command_demo(args: argparse.Namespace) -> int:
     return run(keep_running=args.keep_running)
 
 
-COMMANDS = {"evaluate": command_evaluate, "scan": command_scan, "fix": command_fix, "demo": command_demo}
+def command_checks(args: argparse.Namespace) -> int:
+    """The catalogue, one check a line (text) or as a list of objects (json)."""
+    rows = [
+        {"code": check.code, "severity": check.severity, "title": check.title, "resource": check.resource}
+        for check in CATALOGUE.values()
+    ]
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max(len(row["code"]) for row in rows)
+    for row in rows:
+        print(f"{row['code']:<{width}}  {row['severity']:<13}  {row['title']}")
+    return EXIT_OK
+
+
+def trusted_accounts(values: Sequence[str]) -> tuple[str, ...]:
+    """--trusted-account values (repeatable, or comma-separated), checked to be account ids."""
+    accounts = tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+    for account in accounts:
+        if not (len(account) == 12 and account.isdigit()):
+            raise UsageError(f"--trusted-account expects a 12-digit AWS account id, got {account!r}")
+    return accounts
+
+
+def check_codes(values: Sequence[str], option: str) -> tuple[str, ...]:
+    """--checks / --exclude-checks values (repeatable, or comma-separated), checked against the catalogue."""
+    codes = tuple(item.strip().upper() for value in values for item in value.split(",") if item.strip())
+    unknown = [code for code in codes if code not in CATALOGUE]
+    if unknown:
+        raise UsageError(f"{option}: unknown check {', '.join(unknown)} (list them with: {PROG} checks)")
+    return codes
+
+
+COMMANDS = {
+    "evaluate": command_evaluate,
+    "scan": command_scan,
+    "fix": command_fix,
+    "checks": command_checks,
+    "demo": command_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

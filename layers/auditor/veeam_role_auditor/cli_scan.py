@@ -18,8 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import checks
-from .aws import AwsSetupError, Clients, describe_aws_error
-from .cli import RuntimeFailure, UsageError
+from .aws import AwsSetupError, AwsTimeoutError, Clients, describe_aws_error
+from .cli import RuntimeFailure, UsageError, check_codes, trusted_accounts
 from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
@@ -48,11 +48,25 @@ def aws_errors() -> Iterator[None]:
         yield
     except AwsSetupError as exc:
         raise UsageError(str(exc)) from None
+    except AwsTimeoutError as exc:
+        raise RuntimeFailure(str(exc)) from None
     except (BotoCoreError, ClientError) as exc:
         message = describe_aws_error(exc)
         if message is None:
             raise
         raise UsageError(message) from None
+
+
+def make_clients(args: argparse.Namespace) -> Clients:
+    """Clients with the bounded waits of --timeout; a retry is noted on stderr as it happens."""
+    notes = Console(stderr=True, highlight=False)
+    return Clients(
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+        timeout=args.timeout,
+        on_retry=lambda note: notes.print(f"note: {note}", style="yellow", markup=False),
+    )
 
 
 def run_scan_command(args: argparse.Namespace) -> int:
@@ -65,13 +79,20 @@ def run_scan_command(args: argparse.Namespace) -> int:
             path_prefix=args.path_prefix,
             external_id=args.external_id,
             appliance_org_id=args.appliance_org_id,
+            checks=check_codes(args.checks, "--checks") or None,
+            excluded_checks=check_codes(args.exclude_checks, "--exclude-checks") or None,
+            trusted_accounts=trusted_accounts(args.trusted_account) or None,
         )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     output_format = args.format or ("table" if sys.stdout.isatty() else "json")
     errors = Console(stderr=True)
+    if args.publish:
+        check_publish_arguments(args)
     with aws_errors():
-        clients = Clients(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+        clients = make_clients(args)
+        if args.publish and args.topic_arn:
+            check_topic(clients("sns"), args.topic_arn, errors)
         inventory = Inventory(clients("iam"), clients("sts"))
         with errors.status("Reading roles...") as status:
 
@@ -79,12 +100,15 @@ def run_scan_command(args: argparse.Namespace) -> int:
                 status.update(f"Reading roles: {pages} page{'s' * (pages != 1)}, {roles} roles")
 
             result = scan_account(inventory, settings, progress=progress)
-        report = publish_result(args, clients, result) if args.publish else None
+    # The findings are shown before anything is published, so a failed publish never loses them.
     if output_format == "json":
         print(json.dumps([finding.summary() for finding in result.findings], indent=2, default=str))
     else:
         print_table(result, show_passed=args.all)
-    if report is not None:
+    sys.stdout.flush()
+    if args.publish:
+        with aws_errors():
+            report = publish_result(args, clients, result)
         summary = publish_summary(report)
         print(summary, file=sys.stderr if output_format == "json" else sys.stdout)
     threshold = SEVERITY_ORDER[args.fail_on]
@@ -92,9 +116,36 @@ def run_scan_command(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResult) -> PublishReport:
+def check_publish_arguments(args: argparse.Namespace) -> None:
+    """What --publish needs, checked before the scan: the state table, and a topic ARN that is one."""
     if not args.state_table:
         raise UsageError("--publish needs --state-table (the DynamoDB table that remembers what was published)")
+    if args.topic_arn:
+        parts = args.topic_arn.split(":")
+        if len(parts) != 6 or parts[0] != "arn" or not parts[5]:
+            raise UsageError(f"--topic-arn {args.topic_arn!r} is not an ARN: expected arn:aws:sns:REGION:ACCOUNT:TOPIC")
+        if parts[2] != "sns":
+            raise UsageError(
+                f"--topic-arn {args.topic_arn!r} is an {parts[2].upper()} ARN, not an SNS topic: alerts are published "
+                "to an SNS topic (subscribe the queue to the topic instead)"
+            )
+
+
+def check_topic(sns: Any, topic_arn: str, errors: Console) -> None:
+    """The alerts topic exists (else every alert would fail and be 'retried next run' forever)."""
+    try:
+        sns.get_topic_attributes(TopicArn=topic_arn)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in ("NotFound", "NotFoundException", "InvalidParameter", "InvalidParameterException"):
+            raise UsageError(f"--topic-arn {topic_arn!r}: no such SNS topic in this account and region") from None
+        if code in ("AuthorizationError", "AccessDenied", "AccessDeniedException"):
+            errors.print(f"note: cannot check {topic_arn} (no sns:GetTopicAttributes); publishing to it anyway")
+            return
+        raise
+
+
+def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResult) -> PublishReport:
     try:
         settings = PublishSettings(
             region=clients.region,
@@ -116,6 +167,13 @@ def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResul
     )
     try:
         return publisher.publish(result.findings, full_scope(result))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise RuntimeFailure(
+                f"nothing published: the state table {args.state_table!r} does not exist in {clients.region} "
+                "(deploy the stack, or pass the StateTableName output of the deployed one)"
+            ) from None
+        raise
     except PublishError as failed:
         # Both sinks were served as far as they could be; what was not delivered is not recorded as
         # delivered, so the next --publish delivers it.
@@ -176,7 +234,7 @@ def print_table(result: ScanResult, *, show_passed: bool, console: Console | Non
     for finding in rows:
         detail = finding.details[0] if finding.details else ""
         check = checks.CATALOGUE[finding.check]
-        headline = check.problem if finding.failing else check.title
+        headline = checks.problem_for(check, finding.status)
         table.add_row(
             f"[{_SEVERITY_STYLE[finding.severity]}]{finding.severity}[/]",
             f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/]",
@@ -215,7 +273,7 @@ def run_fix_command(args: argparse.Namespace) -> int:
     except InvalidArnError as exc:
         raise UsageError(str(exc)) from None
     with aws_errors():
-        clients = Clients(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+        clients = make_clients(args)
         iam = clients("iam")
         inventory = Inventory(iam, clients("sts"))
         role = inventory.role(args.role_name)

@@ -25,7 +25,7 @@ from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
 from .publish import PublishError, PublishReport, PublishSettings, Scope, make_publisher
 from .publish.state import StateStore
-from .scan import full_scope, scan_account
+from .scan import full_scope, scan_account, selected
 from .settings import ScanSettings, SettingsError
 
 LOGGER = logging.getLogger(__name__)
@@ -258,6 +258,7 @@ class AuditorApp:
                     return {"status": "skipped", "role_name": role_name, "reason": "out of scope, never audited"}
         if not arns:
             return {"status": "skipped", "role_name": role_name, "reason": "deleted, and never audited"}
+        findings = selected(findings, self.config.scan)
         scope = Scope(
             account=caller.account, partition=caller.partition, observed_at=observed, role_arns=frozenset(arns)
         )

@@ -117,7 +117,14 @@ def assess_account(
             drift = assess_untagged_role(role, appliances, settings, now=now)
             if drift is not None:
                 findings.append(drift)
-    return findings, in_scope
+    return selected(findings, settings), in_scope
+
+
+def selected(findings: list[Finding], settings: ScanSettings) -> list[Finding]:
+    """The findings of the checks the settings report (--checks, --exclude-checks)."""
+    if not settings.checks and not settings.excluded_checks:
+        return findings
+    return [finding for finding in findings if settings.reports(finding.check)]
 
 
 def full_scope(result: ScanResult) -> Scope:

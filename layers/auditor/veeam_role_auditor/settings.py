@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .checks import CATALOGUE
 from .policy import InvalidArnError, parse_role_arn
 
 DEFAULT_TAG_KEY = "veeam:backup-role"
@@ -27,6 +28,12 @@ class ScanSettings:
     path_prefix: str = "/"
     external_id: str | None = None
     appliance_org_id: str | None = None
+    checks: tuple[str, ...] = ()
+    """Only these checks are reported (empty: every check)."""
+    excluded_checks: tuple[str, ...] = ()
+    """These checks are not reported (for example VRA-TRUST-7, the account-wide trust advisory)."""
+    trusted_accounts: tuple[str, ...] = ()
+    """Accounts whose principals are not foreign (a central backup account, a partner)."""
 
     def __post_init__(self) -> None:
         if not self.appliance_role_arns:
@@ -40,6 +47,18 @@ class ScanSettings:
             raise SettingsError("the Veeam tag key must not be empty")
         if not self.path_prefix.startswith("/"):
             raise SettingsError(f"the role path prefix must start with '/', got {self.path_prefix!r}")
+        unknown = [code for code in (*self.checks, *self.excluded_checks) if code not in CATALOGUE]
+        if unknown:
+            raise SettingsError(
+                f"unknown check {', '.join(dict.fromkeys(unknown))}: the checks are {', '.join(CATALOGUE)}"
+            )
+        for account in self.trusted_accounts:
+            if not (len(account) == 12 and account.isdigit()):
+                raise SettingsError(f"a trusted account must be a 12-digit AWS account id, got {account!r}")
+
+    def reports(self, check: str) -> bool:
+        """Whether findings of this check are reported (--checks / --exclude-checks)."""
+        return (not self.checks or check in self.checks) and check not in self.excluded_checks
 
     def tag_value(self, tags: Mapping[str, str]) -> str | None:
         """The role's value of the Veeam tag, or None without the tag.
@@ -76,6 +95,9 @@ class ScanSettings:
             "path_prefix": env.get("VRA_PATH_PREFIX") or "/",
             "external_id": env.get("VRA_EXTERNAL_ID") or None,
             "appliance_org_id": env.get("VRA_APPLIANCE_ORG_ID") or None,
+            "checks": listed("VRA_CHECKS"),
+            "excluded_checks": listed("VRA_EXCLUDED_CHECKS"),
+            "trusted_accounts": listed("VRA_TRUSTED_ACCOUNT_IDS"),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

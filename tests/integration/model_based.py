@@ -174,7 +174,8 @@ TEMPLATES: dict[str, Template] = {
             {"VRA-TRUST-1": ("WARNING", "MEDIUM")},
             True,
         ),
-        # Allow the account, Deny everyone but an admin role and the root: the appliance is denied.
+        # Allow the account, Deny everyone but an admin role and the root: NotPrincipal cannot be used in a
+        # trust policy (IAM User Guide, NotPrincipal), so the document is invalid and the appliance denied.
         Template(
             "not_principal_deny",
             (
@@ -186,7 +187,12 @@ TEMPLATES: dict[str, Template] = {
                     "Action": "sts:AssumeRole",
                 },
             ),
-            {"VRA-TRUST-1": HIGH_FAILURE, "VRA-TRUST-5": HIGH_FAILURE, "VRA-TRUST-7": ("FAILED", "LOW")},
+            {
+                "VRA-TRUST-1": HIGH_FAILURE,
+                "VRA-TRUST-5": HIGH_FAILURE,
+                "VRA-TRUST-6": HIGH_FAILURE,
+                "VRA-TRUST-7": ("FAILED", "LOW"),
+            },
             False,
         ),
         # "Resource" is not allowed in a trust policy: the document is not in force, nobody can assume.

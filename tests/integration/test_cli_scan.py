@@ -60,8 +60,8 @@ def test_scan_table_has_colourable_rows_and_a_summary(
     assert code == 1
     assert "VeeamArchiveWildcard" in out
     assert out.strip().splitlines()[-1] == (
-        "12 roles read, 9 in scope: 12 failed (1 critical, 8 high, 2 low, 1 informational), "
-        "1 warnings, 0 not available, 70 passed"
+        "12 roles read, 9 in scope: 13 failed (1 critical, 9 high, 2 low, 1 informational), "
+        "1 warnings, 0 not available, 69 passed"
     )
 
 
@@ -192,7 +192,7 @@ def test_scan_publish_from_the_command_line(
     code, out, _ = run(argv, capsys)
     assert code == 1
     assert out.strip().splitlines()[-1] == (
-        "Security Hub: imported 83 findings in 1 calls; alerts: 10 messages for 10 changes; 0 findings unchanged."
+        "Security Hub: imported 83 findings in 1 calls; alerts: 11 messages for 11 changes; 0 findings unchanged."
     )
     code, out, _ = run(argv, capsys)
     assert out.strip().splitlines()[-1] == (

@@ -37,8 +37,8 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     for marker in (
         "Step 1: an account that runs Veeam Backup for AWS",
         "Step 2: the scheduled scan runs",
-        "10 changes in account 123456789012",
-        "Security Hub: 12 FAILED, 1 WARNING, 70 PASSED",
+        "11 changes in account 123456789012",
+        "Security Hub: 13 FAILED, 1 WARNING, 69 PASSED",
         "Step 3: someone breaks VeeamRepositoryHealthy",
         "[HIGH] VeeamRepositoryHealthy: the Veeam appliance cannot assume the role",
         "Step 4: the fix command repairs it",

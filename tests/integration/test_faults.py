@@ -222,7 +222,7 @@ def test_throttled_state_writes_are_retried(app: AuditorApp) -> None:
     dynamodb = standard_retries(app)
     faults = Faults(dynamodb, "PutItem", 400, DYNAMODB_THROTTLING, times=5)
     summary = app.full_scan(CALLER, reason="test")
-    assert (summary["claimed"], summary["imported"], summary["messages_sent"]) == (83, 83, 10)
+    assert (summary["claimed"], summary["imported"], summary["messages_sent"]) == (83, 83, 11)
     assert faults.attempts == 83 + 1 + 5  # 83 claims, the appliance-id history, 5 retries
 
 
@@ -245,7 +245,7 @@ def test_state_throttling_beyond_the_retries_fails_the_run_and_the_next_run_comp
         for message in batch:
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
     # Exactly one alert per failing finding across both runs: the failed run gave its claims back.
-    assert len(messages) == 10
+    assert len(messages) == 11
     assert len(active_findings(app.store)) == 83
     assert app.full_scan(CALLER, reason="quiet")["claimed"] == 0
 
@@ -351,11 +351,11 @@ def test_a_security_hub_failure_still_sends_the_alerts_then_fails_the_run(
         app.full_scan(CALLER, reason="Security Hub failing")
     assert faults.attempts == attempts
     report = raised.value.report
-    assert (report.imported, len(report.import_failures), report.messages_sent) == (0, 83, 10)
+    assert (report.imported, len(report.import_failures), report.messages_sent) == (0, 83, 11)
     assert report.security_hub_error is not None
     assert report.security_hub_error.startswith(f"BatchImportFindings: {code}: ")
-    assert len(received()) == 10  # subscribers hear of every failure although Security Hub refused
-    assert (metrics.values["PublishFailures"], metrics.values["AlertMessagesSent"]) == (1, 10)
+    assert len(received()) == 11  # subscribers hear of every failure although Security Hub refused
+    assert (metrics.values["PublishFailures"], metrics.values["AlertMessagesSent"]) == (1, 11)
     stored = app.store.load_account("123456789012").values()
     assert {(f.sh_key, f.alert_pending) for f in stored} == {(None, None)}  # alerts confirmed, imports not
 
@@ -373,5 +373,5 @@ def test_state_errors_while_confirming_still_send_every_alert_then_fail_the_run(
     Faults(dynamodb, "UpdateItem", 400, DYNAMODB_THROTTLING, times=10_000)  # every confirmation fails
     with pytest.raises(PublishError, match="ProvisionedThroughputExceeded") as raised:
         app.full_scan(CALLER, reason="state table throttled")
-    assert (raised.value.report.messages_sent, len(raised.value.errors)) == (10, 83 + 10)
-    assert len(received()) == 10
+    assert (raised.value.report.messages_sent, len(raised.value.errors)) == (11, 83 + 11)
+    assert len(received()) == 11

@@ -31,13 +31,13 @@ def test_scheduled_scan_event(deployment: Deployment, capsys: pytest.CaptureFixt
         "roles_read": 12,
         "roles_in_scope": 9,
         "imported": 83,
-        "messages_sent": 10,
+        "messages_sent": 11,
     }
     assert summary["reason"].startswith("schedule ")
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     (emf,) = metrics
     # Powertools writes each metric's values as a list in the Embedded Metric Format.
-    assert (emf["RolesEvaluated"], emf["FindingsFailed"], emf["AlertMessagesSent"]) == ([9.0], [12.0], [10.0])
+    assert (emf["RolesEvaluated"], emf["FindingsFailed"], emf["AlertMessagesSent"]) == ([9.0], [13.0], [11.0])
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VeeamRoleAuditor"
 
 

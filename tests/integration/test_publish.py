@@ -151,8 +151,8 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
         "security_hub_disabled": False,
         "security_hub_calls": 1,
         "archived": 0,
-        "transitions": 10,
-        "messages_sent": 10,
+        "transitions": 11,
+        "messages_sent": 11,
         "alert_failures": 0,
         "deferred": 0,
         "security_hub_error": None,
@@ -162,7 +162,7 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
     assert len(pipeline.securityhub.get_findings()["Findings"]) == 83
     messages = pipeline.received()
     # Default minimum severity MEDIUM: the two LOW and the INFORMATIONAL failures are not alerted.
-    assert sorted(m.attributes["severity"] for m in messages) == ["CRITICAL"] + ["HIGH"] * 8 + ["MEDIUM"]
+    assert sorted(m.attributes["severity"] for m in messages) == ["CRITICAL"] + ["HIGH"] * 9 + ["MEDIUM"]
     assert {m.attributes["transition"] for m in messages} == {"new_failure"}
     for message in messages:
         assert len(message.subject) < 100
@@ -215,7 +215,7 @@ def test_security_hub_fields_exactly(pipeline: Pipeline) -> None:
                 "Effects/Denial of Service",
             ],
         },
-        "Title": f"The Veeam appliance can assume the role: {MISSING}",
+        "Title": f"The Veeam appliance should be able to assume the role: {MISSING}",
         "Compliance": {"Status": "FAILED"},
         "RecordState": "ACTIVE",
     }
@@ -350,7 +350,7 @@ def test_severity_change_is_one_alert(pipeline: Pipeline, iam: Any) -> None:
     pipeline.run()
     (change,) = pipeline.received()
     assert change.attributes["transition"] == "severity_change"
-    assert change.subject == f"[HIGH to MEDIUM] {MISSING}: the Veeam appliance cannot assume the role"
+    assert change.subject == f"[HIGH to MEDIUM] {MISSING}: the Veeam appliance may not be able to assume the role"
 
 
 # ---------------------------------------------------------------------- alerting options
@@ -360,7 +360,7 @@ def test_many_transitions_become_one_digest(pipeline: Pipeline) -> None:
     report = pipeline.run(pipeline.publisher(digest_threshold=5))
     (digest,) = pipeline.received()
     assert report.messages_sent == 1
-    assert digest.subject == f"[CRITICAL] Veeam role auditor: 10 changes in account {pipeline.sample.account}"
+    assert digest.subject == f"[CRITICAL] Veeam role auditor: 11 changes in account {pipeline.sample.account}"
     assert digest.attributes == {
         "severity": "CRITICAL",
         "check": "DIGEST",
@@ -368,8 +368,8 @@ def test_many_transitions_become_one_digest(pipeline: Pipeline) -> None:
         "account": pipeline.sample.account,
         "transition": "digest",
     }
-    assert digest.body.startswith(f"10 changes in account {pipeline.sample.account}: 10 new failure.")
-    assert len(digest.machine) == 10
+    assert digest.body.startswith(f"11 changes in account {pipeline.sample.account}: 11 new failure.")
+    assert len(digest.machine) == 11
 
 
 def test_minimum_alert_severity(pipeline: Pipeline) -> None:
@@ -390,7 +390,7 @@ def test_security_hub_disabled_loses_nothing(pipeline: Pipeline) -> None:
     pipeline.securityhub.meta.events.register("before-call.securityhub.BatchImportFindings", disabled)
     report = pipeline.run()
     assert (report.security_hub_disabled, report.imported, report.security_hub_calls) == (True, 0, 1)
-    assert len(pipeline.received()) == 10  # alerts still go out
+    assert len(pipeline.received()) == 11  # alerts still go out
 
     pipeline.securityhub.meta.events.unregister("before-call.securityhub.BatchImportFindings", disabled)
     report = pipeline.run()
@@ -430,12 +430,12 @@ def test_sns_failure_then_recovery(pipeline: Pipeline) -> None:
 
     pipeline.sns.meta.events.register("before-call.sns.Publish", broken)
     report = pipeline.run()
-    assert (report.messages_sent, report.alert_failures, report.imported) == (0, 10, 83)
+    assert (report.messages_sent, report.alert_failures, report.imported) == (0, 11, 83)
     assert pipeline.received() == []
     pipeline.sns.meta.events.unregister("before-call.sns.Publish", broken)
     report = pipeline.run()
-    assert (report.messages_sent, report.alert_failures, report.imported) == (10, 0, 0)
-    assert len(pipeline.received()) == 10
+    assert (report.messages_sent, report.alert_failures, report.imported) == (11, 0, 0)
+    assert len(pipeline.received()) == 11
     assert pipeline.run().messages_sent == 0
 
 
@@ -448,8 +448,8 @@ def test_an_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(pipeline:
     assert pipeline.run().messages_sent == 0
     assert pipeline.received() == []
     pipeline.now += timedelta(minutes=16)  # the claim is older than the 15-minute timeout
-    assert pipeline.run().messages_sent == 10
-    assert len(pipeline.received()) == 10
+    assert pipeline.run().messages_sent == 11
+    assert len(pipeline.received()) == 11
     assert pipeline.run().messages_sent == 0
 
 

@@ -59,7 +59,7 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
     assert err == (
         "veeam-role-auditor: error: publishing did not complete: BatchImportFindings: AccessDeniedException: "
         "explicit deny in a service control policy. Security Hub refused the import: imported 0 findings, "
-        "83 not imported (retried next run); alerts: 10 messages for 10 changes; 0 findings unchanged.\n"
+        "83 not imported (retried next run); alerts: 11 messages for 11 changes; 0 findings unchanged.\n"
     )
     monkeypatch.setattr(cli_scan, "make_publisher", make_publisher)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, published this time

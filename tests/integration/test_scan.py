@@ -90,11 +90,21 @@ def test_a_deny_is_narrowed_and_every_other_statement_kept(inventory: Inventory,
         "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": root}, "Action": "sts:AssumeRole", "Sid": "Account"},
             {
+                # NotPrincipal cannot be used in a trust policy: the Deny is rewritten as the NotPrincipal
+                # page recommends, its exemptions kept, and the appliance exempted too.
                 "Sid": "OnlyAdmins",
                 "Effect": "Deny",
-                "NotPrincipal": {"AWS": [f"arn:aws:iam::{sample.account}:role/Admin", root]},
                 "Action": "sts:AssumeRole",
-                "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sample.appliance_role_arn}},
+                "Principal": "*",
+                "Condition": {
+                    "ArnNotEquals": {
+                        "aws:PrincipalArn": [
+                            f"arn:aws:iam::{sample.account}:role/Admin",
+                            root,
+                            sample.appliance_role_arn,
+                        ]
+                    }
+                },
             },
         ],
     }
@@ -281,11 +291,11 @@ def test_botocore_retry_mode_is_configured(iam: Any) -> None:
     assert iam.meta.config.retries == {"mode": "adaptive", "total_max_attempts": 10}
 
 
-def test_a_deny_with_not_principal_always_denies_an_appliance_with_a_permissions_boundary(
+def test_a_deny_with_not_principal_makes_the_trust_policy_invalid_with_or_without_a_boundary(
     inventory: Inventory, sample: SampleAccount, iam: Any
 ) -> None:
-    # IAM User Guide, NotPrincipal: "The NotPrincipal element with a Deny effect will always deny any IAM
-    # principal that has a permissions boundary policy attached, regardless of the values specified".
+    # IAM User Guide, NotPrincipal: "You cannot use the NotPrincipal element in an IAM identity-based policy
+    # nor in an IAM role trust policy." (A boundary on the appliance role no longer changes the verdict.)
     appliance = sample.appliance_role_arn
     session = f"arn:aws:sts::{sample.account}:assumed-role/{APPLIANCE_NAME}/i-0123456789abcdef0"
     trust = {
@@ -304,14 +314,15 @@ def test_a_deny_with_not_principal_always_denies_an_appliance_with_a_permissions
         RoleName="VeeamOnlyVeeam", AssumeRolePolicyDocument=json.dumps(trust), Tags=[{"Key": TAG_KEY, "Value": "true"}]
     )["Role"]["Arn"]
     settings = ScanSettings(appliance_role_arns=(appliance,))
+    wanted = ("VRA-TRUST-1", "VRA-TRUST-5", "VRA-TRUST-6")
 
-    def trust_result() -> tuple[str, str]:
-        result = scan_account(inventory, settings)
-        (found,) = (f for f in result.findings if f.check == "VRA-TRUST-1" and f.role_arn == role_arn)
-        return found.status, found.severity
+    def trust_results() -> dict[str, tuple[str, str]]:
+        findings = scan_account(inventory, settings).findings
+        return {f.check: (f.status, f.severity) for f in findings if f.role_arn == role_arn and f.check in wanted}
 
-    assert trust_result() == ("WARNING", "MEDIUM")  # exempt only if the session name is the one listed
+    expected = dict.fromkeys(wanted, ("FAILED", "HIGH"))
+    assert trust_results() == expected
     boundary = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
     boundary_arn = iam.create_policy(PolicyName="Boundary", PolicyDocument=json.dumps(boundary))["Policy"]["Arn"]
     iam.put_role_permissions_boundary(RoleName=APPLIANCE_NAME, PermissionsBoundary=boundary_arn)
-    assert trust_result() == ("FAILED", "HIGH")
+    assert trust_results() == expected

@@ -134,3 +134,17 @@ def test_role_principal_keeps_its_path() -> None:
 
 def test_decode_document_returns_mappings_unchanged() -> None:
     assert decode_document(TRUST) is TRUST
+
+
+@pytest.mark.parametrize("effect", ["Deny", "Allow"])
+def test_not_principal_cannot_be_used_in_a_trust_policy(effect: str) -> None:
+    # IAM User Guide, "AWS JSON policy elements: NotPrincipal": "You cannot use the NotPrincipal element
+    # in an IAM identity-based policy nor in an IAM role trust policy."
+    policy = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": effect, "NotPrincipal": {"AWS": "111122223333"}, "Action": "sts:AssumeRole"}],
+        },
+        "trust",
+    )
+    assert policy.errors == ("Statement[0]: NotPrincipal cannot be used in an IAM role trust policy",)

@@ -247,8 +247,7 @@ def valid_statements(draw: st.DrawFn) -> dict[str, Any]:
     principal: dict[str, Any] = {"AWS": aws}
     if draw(st.booleans()):
         principal["Service"] = "batchoperations.s3.amazonaws.com"
-    use_not_principal = effect == "Deny" and draw(st.integers(0, 4)) == 0
-    statement["NotPrincipal" if use_not_principal else "Principal"] = principal
+    statement["Principal"] = principal  # NotPrincipal cannot be used in a trust policy: never valid
     statement["NotAction" if draw(st.integers(0, 5)) == 0 else "Action"] = draw(
         st.lists(
             st.sampled_from(["sts:AssumeRole", "sts:*", "sts:TagSession", "sts:Assume*"]),

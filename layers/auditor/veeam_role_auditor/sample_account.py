@@ -45,6 +45,7 @@ EXPECTED: dict[str, dict[str, tuple[str, str]]] = {
     "VeeamEfsNotPrincipal": {
         "VRA-TRUST-1": ("FAILED", "HIGH"),
         "VRA-TRUST-5": ("FAILED", "HIGH"),
+        "VRA-TRUST-6": ("FAILED", "HIGH"),  # NotPrincipal cannot be used in a trust policy
         "VRA-TRUST-7": ("FAILED", "LOW"),
     },
     "VeeamDynamoMalformed": {"VRA-TRUST-1": ("FAILED", "HIGH"), "VRA-TRUST-6": ("FAILED", "HIGH")},

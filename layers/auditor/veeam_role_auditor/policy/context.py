@@ -107,7 +107,10 @@ class Appliance:
     role_id: str | None = None
     org_id: str | None = None
     external_id: str | None = None
-    has_boundary: bool = False  # the Impersonation role has a permissions boundary (when known)
+    # The Impersonation role has a permissions boundary (when known). Kept for callers; the trust
+    # evaluation no longer needs it, since NotPrincipal (which a boundary would affect) makes a trust
+    # policy malformed (IAM User Guide, "AWS JSON policy elements: NotPrincipal").
+    has_boundary: bool = False
 
     @property
     def account(self) -> str:

@@ -274,10 +274,10 @@ def _parse_statement(index: int, item: object, kind: PolicyKind, errors: list[st
             principal = _parse_principal(item["Principal"], where, "Principal", errors)
         if has_not_principal:
             not_principal = _parse_principal(item["NotPrincipal"], where, "NotPrincipal", errors)
-            if effect == "Allow":
-                # IAM User Guide, "AWS JSON policy elements: NotPrincipal": "NotPrincipal must be used
-                # with "Effect":"Deny". Using it with "Effect":"Allow" is not supported."
-                errors.append(f"{where}: NotPrincipal with Effect Allow is not supported")
+            # IAM User Guide, "AWS JSON policy elements: NotPrincipal", key points: "You cannot use the
+            # NotPrincipal element in an IAM identity-based policy nor in an IAM role trust policy."
+            # (With Allow it is doubly wrong: "Using it with "Effect":"Allow" is not supported.")
+            errors.append(f"{where}: NotPrincipal cannot be used in an IAM role trust policy")
         for element in ("Resource", "NotResource"):
             if element in item:
                 errors.append(f"{where}: {element} is not allowed in a trust policy")

@@ -27,11 +27,8 @@ def evaluate_service_trust(
     for statement in policy.statements:
         if not action_applies(statement):
             continue
-        if statement.principal is not None:
-            principal = _names(statement.principal, service)
-        else:
-            assert statement.not_principal is not None
-            principal = ~_names(statement.not_principal, service)
+        assert statement.principal is not None  # NotPrincipal makes a trust policy malformed
+        principal = _names(statement.principal, service)
         if principal is Tri.FALSE:
             continue
         try:

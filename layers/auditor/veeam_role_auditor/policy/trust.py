@@ -122,10 +122,11 @@ class _TrustEvaluation:
         policy = self.policy
         risks, risk_reasons, deleted, foreign, accounts = self._risks()
         if policy.malformed:
-            if _uses_not_principal(policy):
-                risks.add("not_principal")
             reasons = [f"malformed: {error}" for error in policy.errors]
             reasons.append("IAM would reject this document as a trust policy, so it is not in force")
+            for label in _not_principal_statements(policy):
+                risks.add("not_principal")
+                reasons.append(f"risk not_principal: {label} uses NotPrincipal")
             return TrustVerdict(
                 "no",
                 None,
@@ -181,7 +182,7 @@ class _TrustEvaluation:
         )
 
     def _allow_applies(self, statement: Statement) -> tuple[Tri, Via | None]:
-        assert statement.principal is not None  # Allow + NotPrincipal is malformed
+        assert statement.principal is not None  # NotPrincipal makes a trust policy malformed
         principal, via, how = self._principal_match(statement.principal)
         if principal is Tri.FALSE:
             return Tri.FALSE, None
@@ -206,11 +207,8 @@ class _TrustEvaluation:
         return outcome, via
 
     def _deny_applies(self, statement: Statement) -> Tri:
-        if statement.principal is not None:
-            principal, _, how = self._principal_match(statement.principal)
-        else:
-            assert statement.not_principal is not None
-            principal, how = self._not_principal_applies(statement.not_principal)
+        assert statement.principal is not None  # NotPrincipal makes a trust policy malformed
+        principal, _, how = self._principal_match(statement.principal)
         if principal is Tri.FALSE:
             return Tri.FALSE
         conditions, detail = self._conditions(statement)
@@ -294,33 +292,6 @@ class _TrustEvaluation:
             return Tri.UNKNOWN, "role_arn", f"the appliance role session {principal.raw}"
         return None
 
-    def _not_principal_applies(self, spec: PrincipalSpec) -> tuple[Tri, str]:
-        """Whether a Deny with NotPrincipal covers the appliance session.
-
-        IAM User Guide, "NotPrincipal": for an assumed-role session AWS may check the account, then
-        the role, then the session, so the exception holds only when the session ARN (with the role
-        and account ARNs) is listed; the session name is not known offline. And "The NotPrincipal
-        element with a Deny effect will always deny any IAM principal that has a permissions boundary
-        policy attached, regardless of the values specified in the NotPrincipal element."
-        """
-        role = self.appliance.role
-        if self.appliance.has_boundary:
-            return (
-                Tri.TRUE,
-                f"every principal except those listed, which cannot exempt the appliance role {role.arn}: "
-                "a Deny with NotPrincipal denies any principal that has a permissions boundary",
-            )
-        if spec.wildcard:
-            return Tri.FALSE, ""
-        for principal in spec.aws:
-            match = self._aws_principal_match(principal)
-            if match is not None and principal.kind is PrincipalKind.ROLE_SESSION:
-                return Tri.UNKNOWN, f"every principal except those listed, which may exempt {principal.raw}"
-        return (
-            Tri.TRUE,
-            f"every principal except those listed, and the appliance role {role.arn} is not exempt",
-        )
-
     # -------------------------------------------------------------- risks
 
     def _risks(self) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
@@ -333,23 +304,19 @@ class _TrustEvaluation:
         live_id = self.appliance.role_id
         for statement in self.policy.statements:
             label = statement.label
-            if statement.not_principal is not None:
-                risks.add("not_principal")
-                reasons.append(f"risk not_principal: {label} uses NotPrincipal")
-            for spec in (statement.principal, statement.not_principal):
-                if spec is None:
-                    continue
-                for principal in spec.aws:
-                    if principal.kind is PrincipalKind.UNIQUE_ID and principal.raw != live_id:
-                        risks.add("deleted_principal_unique_id")
-                        deleted.append(principal.raw)
-                        reasons.append(
-                            f"risk deleted_principal_unique_id: {label} names {principal.raw}, the unique id"
-                            " of a deleted principal; re-creating a role of that name does not restore trust"
-                        )
-            if statement.effect != "Allow" or statement.principal is None:
-                continue
             spec = statement.principal
+            if spec is None:  # NotPrincipal: the document is malformed and the risk named there
+                continue
+            for principal in spec.aws:
+                if principal.kind is PrincipalKind.UNIQUE_ID and principal.raw != live_id:
+                    risks.add("deleted_principal_unique_id")
+                    deleted.append(principal.raw)
+                    reasons.append(
+                        f"risk deleted_principal_unique_id: {label} names {principal.raw}, the unique id"
+                        " of a deleted principal; re-creating a role of that name does not restore trust"
+                    )
+            if statement.effect != "Allow":
+                continue
             if spec.wildcard:
                 risks.add("wildcard_principal")
                 narrowing = [
@@ -389,10 +356,17 @@ class _TrustEvaluation:
 _PRINCIPAL_KEYS = frozenset({"aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:userid"})
 
 
-def _uses_not_principal(policy: PolicyDocument) -> bool:
+def _not_principal_statements(policy: PolicyDocument) -> list[str]:
+    """Labels of the statements that use NotPrincipal (read from the raw document: they do not parse)."""
     body = policy.raw.get("Statement") if policy.raw is not None else None
     items = body if isinstance(body, list) else [body]
-    return any(isinstance(item, dict) and "NotPrincipal" in item for item in items)
+    labels = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and "NotPrincipal" in item:
+            sid = item.get("Sid")
+            named = isinstance(sid, str) and sid
+            labels.append(f'Statement[{index}] (Sid "{sid}")' if named else f"Statement[{index}]")
+    return labels
 
 
 def verdict_json(verdict: TrustVerdict) -> str:

@@ -152,9 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
     _aws_arguments(scan)
     scan.add_argument(
         "--format",
-        choices=("table", "json"),
+        choices=("table", "json", "csv"),
         default=None,
-        help="table (default on a terminal) or json (default otherwise)",
+        help="table (default on a terminal), json (one object: schema_version, account, summary, findings; "
+        "default otherwise) or csv",
+    )
+    scan.add_argument("--output", type=Path, metavar="FILE", help="write the findings to FILE (audit evidence)")
+    scan.add_argument(
+        "--status",
+        action="append",
+        type=str.upper,
+        choices=("FAILED", "WARNING", "NOT_AVAILABLE", "PASSED"),
+        help="show only findings with this status (repeatable); the exit code still counts every finding",
+    )
+    scan.add_argument(
+        "--severity",
+        action="append",
+        type=str.upper,
+        choices=tuple(SEVERITY_ORDER),
+        help="show only findings of this severity (repeatable)",
     )
     scan.add_argument("--all", action="store_true", help="also list PASSED findings in the table")
     publish = scan.add_argument_group("publishing (what the Lambda functions do, from cron, a container or CI)")

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
+import shutil
 import sys
+import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import checks
+from . import __version__, checks
 from .aws import AwsSetupError, AwsTimeoutError, Clients, describe_aws_error
 from .cli import RuntimeFailure, UsageError, check_codes, trusted_accounts
 from .inventory import Inventory
-from .model import SEVERITY_ORDER, Finding
+from .model import SEVERITY_ORDER, Finding, iso
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
 from .policy.document import PolicyParseError, decode_document
 from .publish import MAX_CLOCK_SKEW, ClockSkewError, PublishError, PublishReport, PublishSettings, make_publisher
@@ -101,11 +105,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
 
             result = scan_account(inventory, settings, progress=progress)
     # The findings are shown before anything is published, so a failed publish never loses them.
-    if output_format == "json":
-        print(json.dumps([finding.summary() for finding in result.findings], indent=2, default=str))
-    else:
-        print_table(result, show_passed=args.all)
-    sys.stdout.flush()
+    write_output(args, output_format, result)
     if args.publish:
         with aws_errors():
             report = publish_result(args, clients, result)
@@ -114,6 +114,38 @@ def run_scan_command(args: argparse.Namespace) -> int:
     threshold = SEVERITY_ORDER[args.fail_on]
     failing = [f for f in result.findings if f.status == "FAILED" and SEVERITY_ORDER[f.severity] >= threshold]
     return 1 if failing else 0
+
+
+def write_output(args: argparse.Namespace, output_format: str, result: ScanResult) -> None:
+    """The findings in the chosen format, to standard output or to --output FILE (never coloured)."""
+    args.format = output_format
+    findings = shown_findings(result, args)
+    target: TextIO = sys.stdout
+    if args.output is not None:
+        try:
+            target = args.output.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    try:
+        if output_format == "json":
+            json.dump(scan_document(result, findings), target, indent=2, default=str)
+            target.write("\n")
+        elif output_format == "csv":
+            write_csv(findings, target)
+        else:
+            console = Console(
+                file=target,
+                width=output_width(target),
+                highlight=False,
+                color_system=None if target is not sys.stdout else "auto",
+            )
+            print_table(result, show_passed=args.all, console=console, findings=findings)
+        target.flush()
+    finally:
+        if target is not sys.stdout:
+            target.close()
+    if args.output is not None:
+        print(f"wrote {plural(len(findings), 'finding')} to {args.output}", file=sys.stderr)
 
 
 def check_publish_arguments(args: argparse.Namespace) -> None:
@@ -221,30 +253,150 @@ def publish_summary(report: PublishReport) -> str:
     return f"{hub}; {alerts}; {report.unchanged} findings unchanged."
 
 
-def print_table(result: ScanResult, *, show_passed: bool, console: Console | None = None) -> None:
-    # On a terminal rich fits the table to it; redirected to a file it would fold at 80 columns.
-    console = console or Console(width=None if sys.stdout.isatty() else 160)
-    rows = sorted(
-        (f for f in result.findings if show_passed or f.status != "PASSED"),
-        key=lambda f: (-SEVERITY_ORDER[f.severity], f.status, f.role_arn, f.check),
-    )
+# The JSON document's version: bump it when a field changes meaning or disappears (adding is compatible).
+JSON_SCHEMA_VERSION = "1"
+CSV_COLUMNS = ("id", "check", "status", "severity", "role_arn", "title", "details", "remediation", "suppressed")
+# Below this width one block per finding reads better than a table whose columns fold mid-word.
+TABLE_MIN_WIDTH = 120
+
+
+def shown_findings(result: ScanResult, args: argparse.Namespace) -> list[Finding]:
+    """The findings the output shows: --status and --severity filters (PASSED only with --all or --status)."""
+    statuses = set(args.status or ())
+    severities = set(args.severity or ())
+    return [
+        finding
+        for finding in result.findings
+        if (
+            finding.status in statuses if statuses else finding.status != "PASSED" or args.all or args.format != "table"
+        )
+        and (not severities or finding.severity in severities)
+    ]
+
+
+def scan_document(result: ScanResult, findings: list[Finding]) -> dict[str, Any]:
+    """The JSON output: one object, versioned, with the account, the time, a summary and the findings."""
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "tool": f"veeam-role-auditor {__version__}",
+        "account": result.caller.account,
+        "partition": result.caller.partition,
+        "generated_at": iso(result.finished_at),
+        "summary": summary_counts(result),
+        "findings": [finding.summary() for finding in findings],
+    }
+
+
+def summary_counts(result: ScanResult) -> dict[str, Any]:
+    """Counts over every finding of the scan (filters do not change them)."""
+    statuses = Counter(finding.status for finding in result.findings)
+    failing: Counter[str] = Counter(finding.severity for finding in result.findings if finding.failing)
+    return {
+        "roles_read": result.roles_seen,
+        "roles_in_scope": result.roles_in_scope,
+        "by_status": {status: statuses[status] for status in ("FAILED", "WARNING", "NOT_AVAILABLE", "PASSED")},
+        "failing_by_severity": {name: failing[name] for name in reversed(SEVERITY_ORDER)},
+    }
+
+
+def write_csv(findings: list[Finding], stream: TextIO) -> None:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for finding in findings:
+        row = finding.summary()
+        writer.writerow(
+            [
+                row["id"],
+                row["check"],
+                row["status"],
+                row["severity"],
+                row["role_arn"],
+                row["title"],
+                "; ".join(escape_control(detail) for detail in finding.details),
+                escape_control(finding.remediation),
+                finding.extra.get("suppressed", ""),
+            ]
+        )
+
+
+def output_width(stream: TextIO) -> int:
+    """A terminal's own width; elsewhere COLUMNS, else 160 (a file or pipe has no width of its own)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if stream.isatty():
+        return shutil.get_terminal_size((80, 24)).columns
+    return 160
+
+
+def print_table(
+    result: ScanResult,
+    *,
+    show_passed: bool,
+    console: Console | None = None,
+    findings: list[Finding] | None = None,
+) -> None:
+    """Findings most severe first: a table when there is room, else one block per finding.
+
+    Names and ARNs are never broken inside a word: a table column folds them, so below
+    ``TABLE_MIN_WIDTH`` each finding gets its own block, its ARN on a line of its own.
+    """
+    console = console or Console(width=output_width(sys.stdout), highlight=False)
+    chosen = findings if findings is not None else [f for f in result.findings if show_passed or f.status != "PASSED"]
+    rows = sorted(chosen, key=lambda f: (-SEVERITY_ORDER[f.severity], f.status, f.role_arn, f.check))
+    if rows and console.width >= TABLE_MIN_WIDTH:
+        console.print(_table(result, rows))
+    elif rows:
+        console.print(f"Veeam roles in account {result.caller.account}", style="bold")
+        for finding in rows:
+            _print_block(console, finding)
+    console.print(summary_line(result))
+
+
+def _headline(finding: Finding) -> str:
+    headline = checks.problem_for(checks.CATALOGUE[finding.check], finding.status)
+    suffix = " (suppressed)" if "suppressed" in finding.extra else ""
+    return f"{headline[0].upper()}{headline[1:]}{suffix}"
+
+
+def _table(result: ScanResult, rows: list[Finding]) -> Table:
     table = Table(title=f"Veeam roles in account {result.caller.account}", show_lines=False)
     for column in ("Severity", "Status", "Check", "Role", "Finding"):
         table.add_column(column, overflow="fold")
     for finding in rows:
         detail = finding.details[0] if finding.details else ""
-        check = checks.CATALOGUE[finding.check]
-        headline = checks.problem_for(check, finding.status)
         table.add_row(
             f"[{_SEVERITY_STYLE[finding.severity]}]{finding.severity}[/]",
             f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/]",
             finding.check,
             escape(escape_control(finding.role_arn.rsplit("/", 1)[-1])),
-            f"{headline[0].upper()}{headline[1:]}\n[dim]{escape(escape_control(detail))}[/]",
+            f"{_headline(finding)}\n[dim]{escape(escape_control(detail))}[/]",
         )
-    if rows:
-        console.print(table)
-    console.print(summary_line(result))
+    return table
+
+
+def _print_block(console: Console, finding: Finding) -> None:
+    console.print()
+    console.print(
+        f"[{_SEVERITY_STYLE[finding.severity]}]{finding.severity}[/] "
+        f"[{_STATUS_STYLE[finding.status]}]{finding.status}[/] {finding.check}  {_headline(finding)}"
+    )
+    # Wrapped between words only: an ARN longer than the line runs on whole rather than being cut.
+    console.print(f"  {escape_control(finding.role_arn)}", markup=False, soft_wrap=True)
+    if finding.details:
+        wrapped = textwrap.fill(
+            escape_control(finding.details[0]),
+            width=max(40, console.width),
+            initial_indent="  ",
+            subsequent_indent="  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        console.print(wrapped, style="dim", markup=False, soft_wrap=True)
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
 
 
 def summary_line(result: ScanResult) -> str:
@@ -253,10 +405,12 @@ def summary_line(result: ScanResult) -> str:
     by_severity = ", ".join(
         f"{severities[name]} {name.lower()}" for name in reversed(SEVERITY_ORDER) if severities[name]
     )
+    suppressed = sum(1 for finding in result.findings if "suppressed" in finding.extra)
     return (
-        f"{result.roles_seen} roles read, {result.roles_in_scope} in scope: "
+        f"{plural(result.roles_seen, 'role')} read, {result.roles_in_scope} in scope: "
         f"{statuses['FAILED']} failed{f' ({by_severity})' if by_severity else ''}, "
-        f"{statuses['WARNING']} warnings, {statuses['NOT_AVAILABLE']} not available, {statuses['PASSED']} passed"
+        f"{plural(statuses['WARNING'], 'warning')}, {statuses['NOT_AVAILABLE']} not available, "
+        f"{statuses['PASSED']} passed" + (f", {suppressed} suppressed" if suppressed else "")
     )
 
 

@@ -173,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="show only findings of this severity (repeatable)",
     )
     scan.add_argument("--all", action="store_true", help="also list PASSED findings in the table")
+    scan.add_argument(
+        "--suppressions",
+        type=Path,
+        metavar="FILE",
+        help="accepted exceptions (YAML or JSON rules: check, role, reason, expires): still shown and "
+        "published, marked suppressed, no alert, and not counted by --fail-on",
+    )
     publish = scan.add_argument_group("publishing (what the Lambda functions do, from cron, a container or CI)")
     publish.add_argument("--publish", action="store_true", help="import changed findings and send alerts")
     publish.add_argument("--state-table", help="DynamoDB state table (required with --publish)")

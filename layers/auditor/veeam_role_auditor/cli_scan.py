@@ -12,6 +12,7 @@ import textwrap
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from . import __version__, checks
 from .aws import AwsSetupError, AwsTimeoutError, Clients, describe_aws_error
-from .cli import RuntimeFailure, UsageError, check_codes, trusted_accounts
+from .cli import RuntimeFailure, UsageError, check_codes, read_policy_file, trusted_accounts
 from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding, iso
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
@@ -33,6 +34,14 @@ from .publish.clock import aws_time, describe_skew
 from .remediation import DEFAULT_TRUST_POLICY_QUOTA, narrowed_trust_policy, plan_trust_fix, policy_diff
 from .scan import ScanResult, full_scope, scan_account
 from .settings import ScanSettings, SettingsError
+from .suppressions import (
+    SuppressionError,
+    SuppressionRule,
+    apply_suppressions,
+    is_suppressed,
+    parse_rules,
+    split_expired,
+)
 from .text import escape_control
 
 _SEVERITY_STYLE = {
@@ -91,6 +100,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     output_format = args.format or ("table" if sys.stdout.isatty() else "json")
     errors = Console(stderr=True)
+    rules = load_suppressions(args.suppressions)
     if args.publish:
         check_publish_arguments(args)
     with aws_errors():
@@ -104,6 +114,8 @@ def run_scan_command(args: argparse.Namespace) -> int:
                 status.update(f"Reading roles: {pages} page{'s' * (pages != 1)}, {roles} roles")
 
             result = scan_account(inventory, settings, progress=progress)
+        if rules:
+            result = replace(result, findings=tuple(apply_suppressions(result.findings, rules)))
     # The findings are shown before anything is published, so a failed publish never loses them.
     write_output(args, output_format, result)
     if args.publish:
@@ -112,8 +124,31 @@ def run_scan_command(args: argparse.Namespace) -> int:
         summary = publish_summary(report)
         print(summary, file=sys.stderr if output_format == "json" else sys.stdout)
     threshold = SEVERITY_ORDER[args.fail_on]
-    failing = [f for f in result.findings if f.status == "FAILED" and SEVERITY_ORDER[f.severity] >= threshold]
+    # An accepted exception (suppressed) does not fail the run: that is what accepting it means.
+    failing = [
+        f
+        for f in result.findings
+        if f.status == "FAILED" and SEVERITY_ORDER[f.severity] >= threshold and not is_suppressed(f)
+    ]
     return 1 if failing else 0
+
+
+def load_suppressions(path: Path | None) -> tuple[SuppressionRule, ...]:
+    """The rules in force today from --suppressions; expired ones are named once, invalid ones stop the run."""
+    if path is None:
+        return ()
+    try:
+        text = read_policy_file(path)
+    except UsageError as exc:
+        raise UsageError(f"--suppressions: {exc}") from None
+    try:
+        rules = parse_rules(text, str(path), known_checks=tuple(checks.CATALOGUE))
+    except SuppressionError as exc:
+        raise UsageError(f"--suppressions: {exc}") from None
+    active, expired = split_expired(rules, datetime.now(UTC).date())
+    for rule in expired:
+        print(f"note: suppression {escape_control(rule.describe())} has expired and no longer applies", file=sys.stderr)
+    return active
 
 
 def write_output(args: argparse.Namespace, output_format: str, result: ScanResult) -> None:

@@ -104,6 +104,7 @@ class Finding:
             "remediation": self.remediation,
             "statement_to_add": self.statement_to_add,
             "corrected_policy": self.corrected_policy,
+            "suppressed": self.extra.get("suppressed"),
         }
 
 

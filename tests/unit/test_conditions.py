@@ -20,7 +20,15 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 TAGS = {"veeam:backup-role": "true", "Owner": "ops"}
 
 
-def decide(operator: str, key: str, values: object, *, version: str = "2012-10-17", tags=TAGS) -> Tri:
+def decide(
+    operator: str,
+    key: str,
+    values: object,
+    *,
+    version: str = "2012-10-17",
+    tags=TAGS,
+    appliance=APPLIANCE,
+) -> Tri:
     policy = parse_policy(
         {
             "Version": version,
@@ -37,7 +45,7 @@ def decide(operator: str, key: str, values: object, *, version: str = "2012-10-1
     )
     assert policy.errors == ()
     (clause,) = policy.statements[0].conditions
-    context = RequestContext(APPLIANCE, resource=ROLE, resource_tags=tags, now=NOW)
+    context = RequestContext(appliance, resource=ROLE, resource_tags=tags, now=NOW)
     return evaluate_clause(clause, context, policy.resolves_variables)
 
 
@@ -103,12 +111,16 @@ def decide(operator: str, key: str, values: object, *, version: str = "2012-10-1
         ("StringNotLike", "aws:SecureTransport", "*", Tri.FALSE),
         ("StringLike", "aws:SourceVpc", "*", Tri.UNKNOWN),
         ("StringLike", "aws:PrincipalTag/team", "backup", Tri.UNKNOWN),
-        # aws:userid: known prefix, unknown session name.
+        # aws:userid of an EC2 instance role session: <role id>:<instance id>, instance ids start with i-.
         ("StringLike", "aws:userid", "AROAAPPLIANCEEXAMPLE1:*", Tri.TRUE),
+        ("StringLike", "aws:userid", "AROAAPPLIANCEEXAMPLE1:i-*", Tri.TRUE),
         ("StringNotLike", "aws:userid", "AROAAPPLIANCEEXAMPLE1:*", Tri.FALSE),
         ("StringEqualsIgnoreCase", "aws:userid", "aroaapplianceexample1:i-0abc", Tri.UNKNOWN),
         ("StringEquals", "aws:userid", "AIDAOTHER:x", Tri.FALSE),
         ("StringNotEquals", "aws:userid", "AIDAOTHER:x", Tri.TRUE),
+        ("StringEquals", "aws:userid", "AROAAPPLIANCEEXAMPLE1:veeam", Tri.FALSE),
+        ("StringLike", "aws:userid", "AROAAPPLIANCEEXAMPLE1:j-*", Tri.FALSE),
+        ("StringEquals", "aws:userid", "AROAAPPLIANCEEXAMPLE1:i-", Tri.FALSE),  # the instance id is not empty
         # Resource tags of the audited role; tag keys are case-insensitive in condition keys.
         ("StringEquals", "aws:ResourceTag/Veeam:Backup-Role", "true", Tri.TRUE),
         ("StringEquals", "iam:ResourceTag/owner", "ops", Tri.TRUE),
@@ -158,3 +170,154 @@ def test_variables_are_literal_text_under_version_2008() -> None:
 
 def test_variables_are_not_resolved_in_numeric_operators() -> None:
     assert decide("NumericEquals", "aws:EpochTime", "${aws:EpochTime}") is Tri.FALSE
+
+
+# ------------------------------------------------------------------ organization paths (--appliance-org-id)
+# IAM User Guide, "AWS global condition context keys", aws:PrincipalOrgPaths: present "only if the principal
+# is a member of an organization"; a path is o-<org>/r-<root>/ou-.../ (the root ID begins with "r-").
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "expected"),
+    [
+        ("ForAnyValue:StringLike", "o-a1b2c3d4e5/*", Tri.TRUE),
+        ("ForAllValues:StringLike", "o-a1b2c3d4e5/*", Tri.TRUE),
+        ("StringLike", "o-a1b2c3d4e5/*", Tri.TRUE),
+        ("ForAnyValue:StringLike", "*", Tri.TRUE),
+        ("ForAnyValue:StringLike", "o-zzzzzzzzzz/*", Tri.FALSE),
+        ("ForAllValues:StringLike", "o-zzzzzzzzzz/*", Tri.FALSE),  # present, so not vacuously true
+        ("ForAnyValue:StringLike", ["o-zzzzzzzzzz/*", "o-a1b2c3d4e5/*"], Tri.TRUE),
+        ("ForAnyValue:StringNotLike", "o-zzzzzzzzzz/*", Tri.TRUE),
+        ("ForAllValues:StringNotLike", "o-a1b2c3d4e5/*", Tri.FALSE),
+        ("ForAnyValue:StringLike", "o-a1b2c3d4e5/ou-*", Tri.FALSE),  # every path goes through the root
+        ("ForAnyValue:StringLike", "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*", Tri.UNKNOWN),
+        ("ForAnyValue:StringEquals", "o-a1b2c3d4e5/r-ab12/", Tri.UNKNOWN),
+        # StringEquals takes "*" literally: no path is "o-a1b2c3d4e5/*" or starts with another org.
+        ("StringEquals", "o-a1b2c3d4e5/*", Tri.FALSE),
+        ("ForAnyValue:StringEquals", "o-a1b2c3d4e5/*", Tri.FALSE),
+        ("StringNotEquals", "o-zzzzzzzzzz/*", Tri.TRUE),
+        ("StringEqualsIgnoreCase", "O-A1B2C3D4E5/*", Tri.FALSE),
+        ("Null", "true", Tri.FALSE),
+        ("Null", "false", Tri.TRUE),
+        ("ForAnyValue:StringLikeIfExists", "o-zzzzzzzzzz/*", Tri.FALSE),
+    ],
+)
+def test_organization_paths_are_known_by_their_prefix(operator: str, values: object, expected: Tri) -> None:
+    assert decide(operator, "aws:PrincipalOrgPaths", values) is expected
+
+
+def test_organization_paths_without_an_organization_id_stay_unknown() -> None:
+    appliance = make_appliance("arn:aws:iam::111122223333:role/veeam/Imp", role_id="AROAAPPLIANCEEXAMPLE1")
+    assert decide("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", "o-a1b2c3d4e5/*", appliance=appliance) is (
+        Tri.UNKNOWN
+    )
+    assert decide("Null", "aws:PrincipalOrgPaths", "true", appliance=appliance) is Tri.UNKNOWN
+
+
+def test_resource_organization_paths_are_known_for_a_role_in_the_appliance_account() -> None:
+    assert decide("ForAnyValue:StringLike", "aws:ResourceOrgPaths", "o-a1b2c3d4e5/*") is Tri.TRUE
+    assert decide("ForAnyValue:StringLike", "aws:ResourceOrgPaths", "o-zzzzzzzzzz/*") is Tri.FALSE
+
+
+# ------------------------------------------------------------------ documented ranges of unknown values
+
+
+@pytest.mark.parametrize(
+    ("operator", "values", "expected"),
+    [
+        # aws:TokenIssueTime: present, and not later than now (2026-11-28T12:00:00Z).
+        ("DateLessThan", "2030-01-01T00:00:00Z", Tri.TRUE),
+        ("DateLessThanEquals", "2026-11-28T12:00:00Z", Tri.TRUE),
+        ("DateLessThan", "2026-11-28T12:00:00Z", Tri.UNKNOWN),  # issued exactly now is possible
+        ("DateLessThan", "2026-01-01T00:00:00Z", Tri.UNKNOWN),
+        ("DateGreaterThan", "2026-11-28T12:00:00Z", Tri.FALSE),
+        ("DateGreaterThan", "2026-01-01", Tri.UNKNOWN),
+        ("DateGreaterThanEquals", "2027-01-01", Tri.FALSE),
+        ("DateGreaterThanEquals", "2026-11-28T12:00:00Z", Tri.UNKNOWN),
+        ("DateEquals", "2027-01-01", Tri.FALSE),
+        ("DateNotEquals", "2027-01-01", Tri.TRUE),
+        ("DateNotEquals", "2026-01-01", Tri.UNKNOWN),
+        ("DateLessThan", "1893456000", Tri.TRUE),  # epoch seconds: 2030-01-01
+        ("DateLessThan", "not a date", Tri.FALSE),
+        ("DateLessThan", ["not a date", "2030-01-01"], Tri.TRUE),
+        ("DateLessThanIfExists", "2030-01-01", Tri.TRUE),
+        ("StringLike", "*", Tri.TRUE),
+        ("StringEquals", "2026-01-01T00:00:00Z", Tri.UNKNOWN),
+        ("Null", "true", Tri.FALSE),
+    ],
+)
+def test_token_issue_time_is_not_later_than_now(operator: str, values: object, expected: Tri) -> None:
+    assert decide(operator, "aws:TokenIssueTime", values) is expected
+
+
+@pytest.mark.parametrize(
+    ("operator", "key", "values", "expected"),
+    [
+        ("Bool", "aws:SecureTransport", "true", Tri.UNKNOWN),
+        ("Bool", "aws:SecureTransport", ["true", "false"], Tri.TRUE),
+        ("StringEquals", "aws:SecureTransport", "yes", Tri.FALSE),
+        ("BoolIfExists", "aws:SecureTransport", "false", Tri.UNKNOWN),
+        ("Null", "aws:SecureTransport", "false", Tri.TRUE),
+        ("NumericLessThan", "ec2:RoleDelivery", "3", Tri.TRUE),
+        ("NumericLessThan", "ec2:RoleDelivery", "2.0", Tri.UNKNOWN),
+        ("NumericGreaterThanEquals", "ec2:RoleDelivery", "1", Tri.TRUE),
+        ("NumericEquals", "ec2:RoleDelivery", "3", Tri.FALSE),
+    ],
+)
+def test_keys_with_a_documented_set_of_values(operator: str, key: str, values: object, expected: Tri) -> None:
+    assert decide(operator, key, values) is expected
+
+
+def test_userid_without_the_role_id_still_starts_with_a_role_unique_id() -> None:
+    appliance = make_appliance("arn:aws:iam::111122223333:role/veeam/Imp", org_id="o-a1b2c3d4e5")
+    assert decide("StringLike", "aws:userid", "AROA*", appliance=appliance) is Tri.TRUE
+    assert decide("StringLike", "aws:userid", "AIDA*", appliance=appliance) is Tri.FALSE
+    assert decide("StringLike", "aws:userid", "AROA*:i-*", appliance=appliance) is Tri.UNKNOWN
+
+
+# ------------------------------------------------------------------ policy variables with no value
+# IAM User Guide, "IAM policy elements: Variables and tags", "Policy variables with no value": operators
+# like StringEquals or StringLike "do not match"; "Inverted condition operators like StringNotEquals or
+# StringNotLike do match against a null value".
+
+
+@pytest.mark.parametrize(
+    ("operator", "key", "values", "expected"),
+    [
+        ("StringEquals", "aws:PrincipalAccount", "${aws:username}", Tri.FALSE),
+        ("StringNotEquals", "aws:PrincipalAccount", "${aws:username}", Tri.TRUE),
+        ("StringLike", "aws:PrincipalArn", "arn:aws:iam::*:${aws:username}*", Tri.FALSE),
+        ("StringNotLike", "aws:PrincipalArn", "arn:aws:iam::*:${aws:username}*", Tri.TRUE),
+        ("StringEqualsIgnoreCase", "aws:PrincipalType", "${aws:SourceArn}", Tri.FALSE),
+        ("StringNotEqualsIgnoreCase", "aws:PrincipalType", "${aws:SourceArn}", Tri.TRUE),
+        ("ArnLike", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/${aws:username}", Tri.FALSE),
+        ("ArnNotLike", "aws:PrincipalArn", "arn:aws:iam::111122223333:role/${aws:username}", Tri.TRUE),
+        # A null value among others: the others decide (ORed; NORed when negated).
+        ("StringEquals", "aws:PrincipalAccount", ["${aws:username}", "111122223333"], Tri.TRUE),
+        ("StringNotEquals", "aws:PrincipalAccount", ["${aws:username}", "111122223333"], Tri.FALSE),
+        ("StringNotEquals", "aws:PrincipalAccount", ["${aws:username}", "999988887777"], Tri.TRUE),
+        # One variable with no value makes the whole value null, even next to an unknown one.
+        ("StringEquals", "aws:PrincipalAccount", "${aws:SourceIp}${aws:username}", Tri.FALSE),
+        ("StringNotEquals", "aws:PrincipalAccount", "${aws:SourceIp}${aws:username}", Tri.TRUE),
+        # The default value is used instead.
+        ("StringNotEquals", "aws:PrincipalAccount", "${aws:username, '111122223333'}", Tri.FALSE),
+        # Set operators compare each request value with the null value: never equal.
+        ("ForAnyValue:StringEquals", "aws:PrincipalAccount", "${aws:username}", Tri.FALSE),
+        ("ForAllValues:StringNotEquals", "aws:PrincipalAccount", "${aws:username}", Tri.TRUE),
+        # Keys with an unknown value: null values are decided all the same.
+        ("StringEquals", "aws:SourceIp", "${aws:username}", Tri.FALSE),
+        ("StringNotEquals", "aws:RequestedRegion", "${aws:username}", Tri.TRUE),
+        ("StringEquals", "aws:userid", "${aws:username}", Tri.FALSE),
+        ("StringNotEquals", "aws:userid", "${aws:username}", Tri.TRUE),
+        # Absent keys: as without variables.
+        ("StringNotEquals", "aws:SourceArn", "${aws:username}", Tri.TRUE),
+        ("StringEqualsIfExists", "aws:SourceArn", "${aws:username}", Tri.TRUE),
+    ],
+)
+def test_policy_variables_with_no_value(operator: str, key: str, values: object, expected: Tri) -> None:
+    assert decide(operator, key, values) is expected
+
+
+def test_variables_with_no_value_are_literal_text_under_version_2008() -> None:
+    assert decide("StringNotEquals", "aws:PrincipalAccount", "${aws:username}", version="2008-10-17") is Tri.TRUE
+    assert decide("StringEquals", "aws:PrincipalAccount", "${aws:username}", version="2008-10-17") is Tri.FALSE

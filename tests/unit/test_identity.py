@@ -69,6 +69,16 @@ def test_resource_patterns(resource: object, expected: str) -> None:
     assert answer(policy(allow(resource))) == expected
 
 
+def test_a_resource_with_a_variable_with_no_value_matches_no_resource() -> None:
+    # IAM User Guide, "IAM policy elements: Variables and tags", "Policy variables with no value": "the
+    # resource that includes a policy variable with no value will not match any resource".
+    assert answer(policy(allow("arn:aws:iam::111122223333:role/${aws:username}/*"))) == "no"
+    not_resource = {"Effect": "Allow", "Action": "sts:AssumeRole", "NotResource": "arn:aws:iam::*:role/${aws:username}"}
+    assert answer(policy(not_resource)) == "yes"
+    deny = {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/${aws:username}*"}
+    assert answer(policy(allow(), deny)) == "yes"
+
+
 def test_variables_in_resource_are_literal_under_2008() -> None:
     assert answer(policy(allow("arn:aws:iam::${aws:PrincipalAccount}:role/*"), version="2008-10-17")) == "no"
 

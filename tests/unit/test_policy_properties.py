@@ -124,6 +124,10 @@ condition_keys = st.sampled_from(
         "aws:CalledVia",
         "saml:aud",
         "aws:SourceAccount",
+        "aws:PrincipalOrgPaths",
+        "aws:ResourceOrgPaths",
+        "aws:SecureTransport",
+        "ec2:RoleDelivery",
     ]
 )
 condition_values = st.sampled_from(
@@ -144,6 +148,11 @@ condition_values = st.sampled_from(
         "${aws:username, 'x'}",
         "${*}",
         "o-a1b2c3d4e5",
+        "o-a1b2c3d4e5/*",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*",
+        "o-zzzzzzzzzz/*",
+        "AROAAPPLIANCEEXAMPLE1:i-*",
+        "2.0",
         "QXNzdW1lZFJvbGU=",
         "",
     ]
@@ -234,7 +243,11 @@ valid_operators = st.sampled_from(
         "NotIpAddress",
         "ForAnyValue:StringLike",
         "ForAllValues:StringEquals",
+        "ForAllValues:StringLike",
+        "ForAnyValue:StringNotLike",
         "StringEqualsIfExists",
+        "DateLessThan",
+        "NumericLessThan",
     ]
 )
 
@@ -316,6 +329,20 @@ def test_policy_shaped_documents_give_a_well_formed_verdict(document: dict[str, 
 @given(mutated_corpus_documents())
 def test_mutated_corpus_documents_give_a_well_formed_verdict(document: object) -> None:
     assert_well_formed(evaluate(document))
+
+
+# The appliance as described with less configuration: no organization id, the role's tags unknown.
+LESS_KNOWN = make_appliance(APPLIANCE_ARN, role_id="AROAAPPLIANCEEXAMPLE1")
+
+
+@given(policies() | valid_policies())
+def test_policy_shaped_documents_decided_with_less_knowledge_keep_their_answer(document: dict[str, Any]) -> None:
+    # Knowing more (the organization id, the role's tags) may decide a conditional answer, never change a
+    # decided one: every value the engine treats as known or bounded must lie inside what it assumed before.
+    less = evaluate_trust(document, ROLE, LESS_KNOWN, role_tags=None, now=NOW)
+    more = evaluate(document)
+    if less.appliance_can_assume != "conditional":
+        assert more.appliance_can_assume == less.appliance_can_assume
 
 
 @given(policies() | valid_policies())

@@ -63,3 +63,9 @@ def test_corpus_covers_every_risk_and_answer() -> None:
 
 def test_every_corpus_case_has_a_reason() -> None:
     assert all(case["reason"].strip() for case in CORPUS["cases"])
+
+
+def test_a_case_page_names_the_documentation_it_relies_on() -> None:
+    pages = [case["page"] for case in CORPUS["cases"] if "page" in case]
+    assert len(pages) >= 40
+    assert all(isinstance(page, str) and page.strip() for page in pages)

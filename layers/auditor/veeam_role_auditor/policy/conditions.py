@@ -9,7 +9,10 @@ Rules implemented (IAM User Guide):
   key is missing); ``ForAllValues:`` is true if every request value matches (true when missing).
 - "IAM policy elements: Variables and tags": ``${key}`` and ``${key, 'default'}`` resolve only under
   Version 2012-10-17, only in string and ARN operators (and Resource); ``${*}``, ``${?}``, ``${$}`` stand
-  for the literal characters; a variable whose key is not present makes the statement invalid.
+  for the literal characters. "Policy variables with no value": a variable whose key has no value
+  makes the policy value "effectively null": operators like StringEquals or StringLike "do not
+  match", and inverted operators like StringNotEquals or StringNotLike "do match against a null value".
+Where the guide is silent or contradicts itself, the choice made is listed in :mod:`.limits`.
 """
 
 from __future__ import annotations
@@ -28,19 +31,28 @@ from .document import ConditionClause
 from .tri import Tri, tri_across, tri_all, tri_any
 from .wildcard import arn_match, glob_match, glob_match_with_unknown_suffix, glob_to_regex, is_all_stars
 
+
+class _NoValue:
+    """A policy string holding a variable whose key has no value: it equals and is like nothing."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE = _NoValue()
+
 # A resolved policy string: segments of (text, is_pattern). Text written in the policy keeps its
 # wildcard meaning; text substituted from a variable (or ${*}, ${?}, ${$}) is literal.
 Segments = tuple[tuple[str, bool], ...]
-PolicyValue = str | Segments | None  # None: depends on a value unknown offline
+# None: depends on a value unknown offline; NO_VALUE: "effectively null" (see the module docstring).
+PolicyValue = str | Segments | _NoValue | None
 
 _VARIABLE_FAMILIES = frozenset({"string", "string_ci", "string_like", "arn"})
 _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 _DEFAULT = re.compile(r"\s*([^,\s]+)\s*,\s*'((?:[^']|'')*)'\s*")
 _SPECIAL = {"*": "*", "?": "?", "$": "$"}
-
-
-class StatementInvalidError(Exception):
-    """A policy variable could not be resolved: the whole statement does not apply."""
 
 
 # ---------------------------------------------------------------- policy variables
@@ -70,10 +82,11 @@ def _template(text: str) -> tuple[tuple[str, str | None, str | None], ...]:
     return tuple(pieces)
 
 
-def resolve_variables(text: str, context: RequestContext) -> Segments | None:
-    """Substitute policy variables in ``text``; None when a value is unknown offline.
+def resolve_variables(text: str, context: RequestContext) -> Segments | _NoValue | None:
+    """Substitute policy variables in ``text``.
 
-    Raises :class:`StatementInvalidError` when a variable's key is missing and has no default.
+    None when a value is unknown offline; NO_VALUE when a variable's key is missing from the request
+    and the variable has no default ("Policy variables with no value": the value is effectively null).
     """
     segments: list[tuple[str, bool]] = []
     unknown = False
@@ -85,21 +98,24 @@ def resolve_variables(text: str, context: RequestContext) -> Segments | None:
             segments.append((key[1:], False))
             continue
         value = _variable_value(context.lookup(key), default)
+        if value is NO_VALUE:
+            return NO_VALUE  # one null part makes the whole value null, whatever the other parts are
         if value is None:
             unknown = True
         else:
+            assert isinstance(value, str)
             segments.append((value, False))
     return None if unknown else tuple(segments)
 
 
-def _variable_value(value: ContextValue, default: str | None) -> str | None:
-    if value.presence is Presence.KNOWN and len(value.values) == 1:
+def _variable_value(value: ContextValue, default: str | None) -> str | _NoValue | None:
+    presence = value.presence
+    if presence is Presence.KNOWN and len(value.values) == 1:
         return value.values[0]
-    if value.presence is Presence.ABSENT or (value.presence is Presence.KNOWN and len(value.values) != 1):
-        # Missing (or multivalued, which cannot be substituted): the default, else the statement fails.
-        if default is not None:
-            return default
-        raise StatementInvalidError
+    if presence is Presence.ABSENT or (presence is Presence.KNOWN and not value.values):
+        return default if default is not None else NO_VALUE
+    # Unknown offline, maybe absent, or several values (a multivalued key cannot be a variable:
+    # see limits.MULTIVALUED_VARIABLE).
     return None
 
 
@@ -132,8 +148,11 @@ def resolve_policy_string(text: str, context: RequestContext, resolve: bool) -> 
     return resolve_variables(text, context)
 
 
-def pattern_match(pattern: str | Segments, value: str, *, arn: bool = False) -> bool:
+def pattern_match(pattern: str | Segments | _NoValue, value: str, *, arn: bool = False) -> bool:
     """Wildcard match of a resolved policy string against a request value."""
+    if pattern is NO_VALUE:
+        return False
+    assert not isinstance(pattern, _NoValue)
     if isinstance(pattern, str):
         return arn_match(pattern, value) if arn else glob_match(pattern, value)
     if arn and value.count(":") < 5:
@@ -237,7 +256,9 @@ _TYPED: dict[str, Callable[[str, str], bool]] = {
 }
 
 
-def _match_one(family: str, value: str, policy: str | Segments) -> bool:
+def _match_one(family: str, value: str, policy: str | Segments | _NoValue) -> bool:
+    if isinstance(policy, _NoValue):
+        return False  # "There is no equal or like value" (Policy variables with no value)
     if family == "string":
         return value == (policy if isinstance(policy, str) else segments_text(policy))
     if family == "string_ci":
@@ -278,12 +299,15 @@ def _evaluate(clause: ConditionClause, value: ContextValue, policy: tuple[Policy
         return _known(clause, value.values, policy) if value.values else _absent(clause)
     if presence is Presence.ABSENT:
         return _absent(clause)
-    if presence is Presence.PRESENT_UNKNOWN:
-        return _present_unknown(clause, policy)
     if presence is Presence.MAYBE:
-        return tri_across((_absent(clause), _present_unknown(clause, policy)))
-    assert presence is Presence.PREFIX
-    return _prefix(clause, value.values[0], policy)
+        return tri_across((_absent(clause), _present(clause, _unknown_value_matches(clause, policy))))
+    if presence is Presence.ONE_OF:
+        return tri_across(_known(clause, (candidate,), policy) for candidate in value.values)
+    if presence is Presence.PREFIX:
+        return _present(clause, _prefix_matches(clause, value.values[0], policy))
+    if presence is Presence.NOT_AFTER and clause.family.startswith("date"):
+        return _present(clause, _not_after_matches(clause, value.values[0], policy))
+    return _present(clause, _unknown_value_matches(clause, policy))
 
 
 def _absent(clause: ConditionClause) -> Tri:
@@ -294,20 +318,35 @@ def _absent(clause: ConditionClause) -> Tri:
     return Tri.TRUE if clause.negated else Tri.FALSE
 
 
-def _present_unknown(clause: ConditionClause, policy: tuple[PolicyValue, ...]) -> Tri:
-    # Only StringLike "*" is decided without the value: it matches every present value.
-    matches_anything = any(isinstance(item, str) and is_all_stars(item) for item in policy)
-    if clause.qualifier is None and clause.family == "string_like" and matches_anything:
-        return Tri.FALSE if clause.negated else Tri.TRUE
+def _present(clause: ConditionClause, matches: Tri) -> Tri:
+    """The clause for a present key whose every value matches the policy values as ``matches`` says.
+
+    Every value of the key is equally (un)known, so for a key with at least one value the set operators
+    give the same answer as a single value: ForAnyValue and ForAllValues over values that all match
+    (or all fail) is that match, and an UNKNOWN stays UNKNOWN. Negated operators invert per value.
+    """
+    return ~matches if clause.negated else matches
+
+
+def _unknown_value_matches(clause: ConditionClause, policy: tuple[PolicyValue, ...]) -> Tri:
+    # StringLike "*" matches every present value; a policy value with no value matches none.
+    if clause.family == "string_like" and any(isinstance(item, str) and is_all_stars(item) for item in policy):
+        return Tri.TRUE
+    if all(item is NO_VALUE for item in policy):
+        return Tri.FALSE
     return Tri.UNKNOWN
 
 
-def _prefix(clause: ConditionClause, prefix: str, policy: tuple[PolicyValue, ...]) -> Tri:
+def _prefix_matches(clause: ConditionClause, prefix: str, policy: tuple[PolicyValue, ...]) -> Tri:
+    """Whether a value ``prefix`` + (non-empty unknown suffix) matches any of the policy values."""
     outcomes: list[Tri] = []
     for item in policy:
+        if item is NO_VALUE:
+            continue
         if item is None or (not isinstance(item, str) and clause.family == "string_like"):
             outcomes.append(Tri.UNKNOWN)
             continue
+        assert not isinstance(item, _NoValue)
         text = item if isinstance(item, str) else segments_text(item)
         if clause.family == "string":
             outcomes.append(Tri.UNKNOWN if text.startswith(prefix) and text != prefix else Tri.FALSE)
@@ -318,8 +357,30 @@ def _prefix(clause: ConditionClause, prefix: str, policy: tuple[PolicyValue, ...
             outcomes.append(glob_match_with_unknown_suffix(text, prefix))
         else:
             outcomes.append(Tri.UNKNOWN)
-    matched = tri_any(outcomes)
-    return ~matched if clause.negated else matched
+    return tri_any(outcomes)
+
+
+def _not_after_matches(clause: ConditionClause, upper: str, policy: tuple[PolicyValue, ...]) -> Tri:
+    """Whether a date not later than ``upper`` (and otherwise unknown) compares true with a policy date."""
+    bound = _date(upper)
+    assert bound is not None
+    kind = clause.family
+    outcomes: list[Tri] = []
+    for item in policy:
+        moment = _date(item) if isinstance(item, str) else None
+        if moment is None:
+            outcomes.append(Tri.FALSE)  # an unreadable date compares false, as for a known value
+        elif kind == "date_lt":  # value < moment holds for every value <= bound iff bound < moment
+            outcomes.append(Tri.TRUE if bound < moment else Tri.UNKNOWN)
+        elif kind == "date_le":
+            outcomes.append(Tri.TRUE if bound <= moment else Tri.UNKNOWN)
+        elif kind == "date_gt":
+            outcomes.append(Tri.FALSE if bound <= moment else Tri.UNKNOWN)
+        elif kind in {"date_ge", "date_eq"}:
+            outcomes.append(Tri.FALSE if bound < moment else Tri.UNKNOWN)
+        else:
+            outcomes.append(Tri.UNKNOWN)
+    return tri_any(outcomes)
 
 
 def _known(clause: ConditionClause, values: tuple[str, ...], policy: tuple[PolicyValue, ...]) -> Tri:

@@ -4,7 +4,9 @@ The Veeam appliance calls ``sts:AssumeRole`` with the credentials of its EC2 ins
 a role session of the Impersonation role. Values come from the IAM User Guide pages "AWS global
 condition context keys" and "IAM policy elements: Variables and tags" (principal key values table).
 A key is one of: known (its values), absent, present with an unknown value, maybe present (unknown
-whether and what), or a known prefix followed by an unknown suffix (``aws:userid``).
+whether and what), or present with a value unknown offline but within a range the documentation states:
+a known prefix followed by an unknown suffix (``aws:userid``, ``aws:PrincipalOrgPaths``), one of a few
+values (``aws:SecureTransport``), or a date not later than now (``aws:TokenIssueTime``).
 Condition evaluation turns anything it cannot decide into UNKNOWN: never guess.
 """
 
@@ -23,7 +25,13 @@ class Presence(Enum):
     ABSENT = "absent"
     PRESENT_UNKNOWN = "present_unknown"
     MAYBE = "maybe"
+    # Present; every value is values[0] followed by a non-empty unknown suffix. For a multivalued key
+    # (aws:PrincipalOrgPaths) there is at least one value and each has that prefix.
     PREFIX = "prefix"
+    # Present; exactly one of ``values``, which one unknown offline.
+    ONE_OF = "one_of"
+    # Present; a date not later than values[0] (ISO 8601), how much earlier unknown offline.
+    NOT_AFTER = "not_after"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +56,33 @@ def maybe(why: str) -> ContextValue:
     return ContextValue(Presence.MAYBE, why=why)
 
 
+def with_prefix(prefix: str, why: str) -> ContextValue:
+    return ContextValue(Presence.PREFIX, (prefix,), why=why)
+
+
+def one_of(values: tuple[str, ...], why: str) -> ContextValue:
+    return ContextValue(Presence.ONE_OF, values, why=why)
+
+
+def organization_path_prefix(org_id: str) -> str:
+    """What every AWS Organizations path of an account in ``org_id`` starts with.
+
+    IAM User Guide, "AWS global condition context keys", aws:PrincipalOrgPaths: the path of an account
+    attached to an OU is "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/"; an OU path "is built
+    using the IDs of the organization, root, and all OUs in the path" (Organizations entity path), and a
+    root ID "begins with "r-" followed by from 4 to 32 lowercase letters or digits" (AWS Organizations
+    API Reference, Parent).
+    """
+    return f"{org_id}/r-"
+
+
 # Keys whose value the appliance's session carries but that cannot be read offline.
 _PRESENT_UNKNOWN = {
-    "aws:securetransport": "whether the STS call used TLS",
     "aws:requestedregion": "the STS endpoint region the appliance calls",
     "aws:useragent": "the appliance's user agent",
-    "aws:tokenissuetime": "when the instance profile credentials were issued",
     "aws:ec2instancesourcevpc": "the appliance instance's VPC",
     "aws:ec2instancesourceprivateipv4": "the appliance instance's private IP",
     "ec2:sourceinstancearn": "the appliance instance's ARN",
-    "ec2:roledelivery": "the instance metadata service version",
     "sts:rolesessionname": "the session name Veeam passes to AssumeRole",
 }
 
@@ -69,8 +94,7 @@ _MAYBE = {
     "aws:sourcevpce": "whether the call goes through a VPC endpoint",
     "aws:vpcsourceip": "whether the call goes through a VPC endpoint",
     "aws:referer": "the HTTP referer",
-    "aws:principalorgpaths": "the appliance account's organization path",
-    "aws:resourceorgpaths": "the audited role account's organization path",
+    "aws:principalorgpaths": "the appliance account's organization path (pass --appliance-org-id)",
     "aws:tagkeys": "the session tags Veeam passes",
     "sts:transitivetagkeys": "the session tags Veeam passes",
     "aws:sourceidentity": "the source identity of the appliance session",
@@ -109,7 +133,7 @@ class Appliance:
     external_id: str | None = None
     # The Impersonation role has a permissions boundary (when known). Kept for callers; the trust
     # evaluation no longer needs it, since NotPrincipal (which a boundary would affect) makes a trust
-    # policy malformed (IAM User Guide, "AWS JSON policy elements: NotPrincipal").
+    # policy malformed (see limits.NOT_PRINCIPAL_IN_TRUST).
     has_boundary: bool = False
 
     @property
@@ -139,6 +163,16 @@ def _appliance_base(appliance: Appliance, now: datetime) -> dict[str, ContextVal
             "aws:multifactorauthpresent": known("false"),
             "aws:currenttime": known(moment),
             "aws:epochtime": known(str(epoch)),
+            # Global condition keys: aws:SecureTransport is Boolean; ec2:RoleDelivery compares "the version
+            # of the instance metadata service" (IMDSv1 or IMDSv2; example values 1.0, 2.0), "included in
+            # the request context whenever the role session is created by an Amazon EC2 instance".
+            "aws:securetransport": one_of(("true", "false"), "whether the STS call used TLS"),
+            "ec2:roledelivery": one_of(("1.0", "2.0"), "the instance metadata service version"),
+            # aws:TokenIssueTime: "the date and time that temporary security credentials were issued",
+            # present for temporary credentials: issued before this request, so not later than now.
+            "aws:tokenissuetime": ContextValue(
+                Presence.NOT_AFTER, (moment,), why="when the instance profile credentials were issued"
+            ),
             "aws:principalorgid": known(appliance.org_id)
             if appliance.org_id
             else maybe("the appliance account's AWS Organizations id (pass --appliance-org-id)"),
@@ -147,12 +181,20 @@ def _appliance_base(appliance: Appliance, now: datetime) -> dict[str, ContextVal
             else maybe("the external id Veeam passes (pass --external-id)"),
         }
     )
+    # IAM User Guide, "IAM policy elements: Variables and tags", principal key values: for a "Role
+    # assigned to an Amazon EC2 instance" aws:userid is "role-id:ec2-instance-id"; instance IDs begin
+    # with "i-" (Amazon EC2 User Guide, "Resource IDs"), role unique ids with "AROA" ("IAM identifiers").
     if appliance.role_id:
-        base["aws:userid"] = ContextValue(
-            Presence.PREFIX, (appliance.role_id + ":",), why="the session name part of aws:userid"
-        )
+        base["aws:userid"] = with_prefix(appliance.role_id + ":i-", "the appliance instance's id in aws:userid")
     else:
-        base["aws:userid"] = unknown_present("the appliance role's unique id (pass --appliance-role-id)")
+        base["aws:userid"] = with_prefix("AROA", "the appliance role's unique id (pass --appliance-role-id)")
+    if appliance.org_id:
+        # "This key is included in the request context only if the principal is a member of an
+        # organization" (aws:PrincipalOrgPaths): with the organization id given, it is, and every value
+        # is a path inside that organization.
+        base["aws:principalorgpaths"] = with_prefix(
+            organization_path_prefix(appliance.org_id), "the appliance account's OU path in its organization"
+        )
     return base
 
 
@@ -190,11 +232,13 @@ class RequestContext:
             return value
         if key == "aws:resourceaccount":
             return known(self._resource.account)
-        if key == "aws:resourceorgid":
+        if key in ("aws:resourceorgid", "aws:resourceorgpaths"):
             appliance = self._appliance
             if appliance.org_id and self._resource.account == appliance.account:
-                return known(appliance.org_id)
-            return maybe("the audited role account's organization id")
+                if key == "aws:resourceorgid":
+                    return known(appliance.org_id)
+                return with_prefix(organization_path_prefix(appliance.org_id), "the audited role account's OU path")
+            return maybe(f"the audited role account's organization {'id' if key.endswith('id') else 'path'}")
         if key.startswith(("aws:resourcetag/", "iam:resourcetag/")):
             if self._resource_tags is None:
                 return maybe("the audited role's tags")

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from .arn import RoleArn, parse_role_arn
-from .conditions import StatementInvalidError, evaluate_clause, pattern_match, resolve_policy_string
+from .conditions import NO_VALUE, evaluate_clause, pattern_match, resolve_policy_string
 from .context import Appliance, RequestContext
 from .document import PolicyDocument, Statement, parse_policy
 from .tri import Tri, tri_all, tri_any
@@ -101,17 +101,14 @@ def evaluate_identity(
 
 def _statement_applies(policy: PolicyDocument, statement: Statement, role: RoleArn, context: RequestContext) -> Tri:
     resolve = policy.resolves_variables
-    try:
-        if statement.resources is not None:
-            resource = tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.resources)
-        else:
-            assert statement.not_resources is not None
-            resource = ~tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.not_resources)
-        if resource is Tri.FALSE:
-            return Tri.FALSE
-        conditions = tri_all(evaluate_clause(clause, context, resolve) for clause in statement.conditions)
-    except StatementInvalidError:
+    if statement.resources is not None:
+        resource = tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.resources)
+    else:
+        assert statement.not_resources is not None
+        resource = ~tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.not_resources)
+    if resource is Tri.FALSE:
         return Tri.FALSE
+    conditions = tri_all(evaluate_clause(clause, context, resolve) for clause in statement.conditions)
     return min(resource, conditions)
 
 
@@ -119,4 +116,8 @@ def _resource_match(pattern: str, role: RoleArn, context: RequestContext, resolv
     resolved = resolve_policy_string(pattern, context, resolve)
     if resolved is None:
         return Tri.UNKNOWN
+    if resolved is NO_VALUE:
+        # "Policy variables with no value": "the resource that includes a policy variable with no value
+        # will not match any resource" (Resource and NotResource alike).
+        return Tri.FALSE
     return Tri.of(pattern_match(resolved, role.arn))

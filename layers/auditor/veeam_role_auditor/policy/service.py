@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .conditions import StatementInvalidError, evaluate_conditions
+from .conditions import evaluate_conditions
 from .context import ServiceRequestContext
 from .document import PrincipalSpec, parse_policy
 from .tri import Tri, tri_any
@@ -31,10 +31,7 @@ def evaluate_service_trust(
         principal = _names(statement.principal, service)
         if principal is Tri.FALSE:
             continue
-        try:
-            outcome = min(principal, evaluate_conditions(statement.conditions, context, policy.resolves_variables))
-        except StatementInvalidError:
-            outcome = Tri.FALSE
+        outcome = min(principal, evaluate_conditions(statement.conditions, context, policy.resolves_variables))
         if outcome is Tri.FALSE:
             continue
         verb = "allows" if statement.effect == "Allow" else "denies"

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from .arn import AwsPrincipal, PrincipalKind, RoleArn, parse_role_arn
-from .conditions import StatementInvalidError, evaluate_clause, unknown_reason
+from .conditions import evaluate_clause, unknown_reason
 from .context import Appliance, RequestContext
 from .document import PolicyDocument, PrincipalSpec, Statement, parse_policy
 from .tri import Tri
@@ -234,16 +234,13 @@ class _TrustEvaluation:
         result = Tri.TRUE
         undecided: list[str] = []
         false: list[str] = []
-        try:
-            for clause in statement.conditions:
-                outcome = evaluate_clause(clause, self.context, resolve)
-                if outcome is Tri.FALSE:
-                    false.append(clause.describe())
-                elif outcome is Tri.UNKNOWN:
-                    undecided.append(unknown_reason(clause, self.context))
-                result = min(result, outcome)
-        except StatementInvalidError:
-            return Tri.FALSE, "a policy variable in it has no value for the appliance's session"
+        for clause in statement.conditions:
+            outcome = evaluate_clause(clause, self.context, resolve)
+            if outcome is Tri.FALSE:
+                false.append(clause.describe())
+            elif outcome is Tri.UNKNOWN:
+                undecided.append(unknown_reason(clause, self.context))
+            result = min(result, outcome)
         if result is Tri.FALSE:
             return result, f"its condition {'; '.join(false)} is false for the appliance's session"
         if result is Tri.UNKNOWN:

@@ -29,7 +29,7 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     before = dict(os.environ)
     output = StringIO()
     try:
-        assert run(Console(file=output, width=120)) == 0
+        assert run(Console(file=output, width=80)) == 0  # the demo reads well in an 80-column terminal
     finally:
         # moto's server keeps its accounts in this process: later tests (the README's) create the same roles.
         moto_api_backend.reset()
@@ -49,6 +49,8 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     ):
         assert marker in text, marker
     assert dict(os.environ) == before  # the demo restores the environment it changed
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text  # no role name or ARN cut short
 
 
 def read_until(lines: queue.Queue[str], marker: str, timeout: float) -> list[str]:

@@ -182,7 +182,8 @@ class Story:
         failing = [f for f in findings if f["Compliance"]["Status"] in ("FAILED", "WARNING")]
         table = Table(title="Findings that need attention (from Security Hub)")
         for column in ("Severity", "Status", "Role", "Problem"):
-            table.add_column(column)
+            # Role names are never cut (a truncated name is a wrong name); the problem text wraps.
+            table.add_column(column, no_wrap=column != "Problem", min_width=28 if column == "Role" else None)
         order = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2, "LOW": 3, "INFORMATIONAL": 4}
         for finding in sorted(failing, key=lambda f: (order[f["Severity"]["Label"]], f["Resources"][0]["Id"])):
             severity = finding["Severity"]["Label"]

@@ -29,21 +29,16 @@ def evaluate_text(tmp_path: Path, document: dict[str, Any], capsys: pytest.Captu
     return capsys.readouterr().out
 
 
+def appliance_allow_if(condition: dict[str, Any]) -> dict[str, Any]:
+    """A trust policy whose only Allow for the appliance carries ``condition``."""
+    allow = {"Effect": "Allow", "Principal": {"AWS": APPLIANCE}, "Action": "sts:AssumeRole", "Condition": condition}
+    return {"Version": "2012-10-17", "Statement": [allow]}
+
+
 def test_a_condition_key_with_escape_sequences_cannot_forge_a_verdict_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": APPLIANCE},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {FORGED_KEY: "1"}},
-            }
-        ],
-    }
-    out = evaluate_text(tmp_path, document, capsys)
+    out = evaluate_text(tmp_path, appliance_allow_if({"StringEquals": {FORGED_KEY: "1"}}), capsys)
     assert "\x1b" not in out
     assert [line for line in out.splitlines() if line.startswith("appliance can assume")] == [
         "appliance can assume: no"
@@ -54,17 +49,7 @@ def test_a_condition_key_with_escape_sequences_cannot_forge_a_verdict_line(
 def test_a_conditional_verdict_gets_no_advice_to_add_an_unconditional_allow(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": APPLIANCE},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": "veeam-1"}},
-            }
-        ],
-    }
+    document = appliance_allow_if({"StringEquals": {"sts:ExternalId": "veeam-1"}})
     out = evaluate_text(tmp_path, document, capsys)
     assert "add this statement" not in out
     assert "No change is proposed: whether the appliance can assume the role depends on values" in out

@@ -13,6 +13,7 @@ import threading
 import time
 from io import StringIO
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 from moto.moto_api._internal.models import moto_api_backend
@@ -53,13 +54,21 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     assert "…" not in text  # no role name or ARN cut short
 
 
-def read_until(lines: queue.Queue[str], marker: str, timeout: float) -> list[str]:
-    """The lines printed up to and including the first one containing marker."""
+def read_until(lines: queue.Queue[str | None], marker: str, timeout: float) -> list[str]:
+    """The lines printed up to and including the first one containing marker (None: the output ended)."""
     deadline = time.monotonic() + timeout
     printed: list[str] = []
     while not printed or marker not in printed[-1]:
-        printed.append(lines.get(timeout=max(deadline - time.monotonic(), 0.01)))
+        line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        assert line is not None, f"the output ended before {marker!r}:\n" + "\n".join(printed)
+        printed.append(line)
     return printed
+
+
+def read_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
 
 
 def printed_text(completed: subprocess.CompletedProcess[str]) -> str:
@@ -78,8 +87,8 @@ def test_keep_running_serves_the_demo_account_to_the_printed_commands_until_ctrl
         env=shell,
     )
     assert demo.stdout is not None
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line.rstrip("\n")) for line in demo.stdout or ()], daemon=True).start()
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=read_lines, args=(demo.stdout, lines), daemon=True).start()
     try:
         printed = [line.strip() for line in read_until(lines, STOP_HINT, timeout=300)]
         assert "unset AWS_PROFILE AWS_SESSION_TOKEN" in printed

@@ -152,7 +152,7 @@ def test_fix_refuses_to_add_an_unconditional_allow_beside_an_external_id_conditi
 
     code, out, _ = run(fix(sample, "VeeamGuarded", "--apply", "--backup-dir", str(tmp_path)), capsys)
     assert code == 1
-    assert "VeeamGuarded: no change proposed." in out
+    assert "VeeamGuarded: no change proposed, because " in out
     assert "decided by: --external-id" in out
     assert iam.get_role(RoleName="VeeamGuarded")["Role"]["AssumeRolePolicyDocument"] == before
     assert not list(tmp_path.iterdir())

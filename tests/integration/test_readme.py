@@ -67,7 +67,7 @@ def emulator() -> Iterator[dict[str, str]]:
 
 def test_the_readme_has_tested_examples_of_every_command() -> None:
     commands = [command.split()[1] for command, _ in examples()]
-    assert commands == ["evaluate", "evaluate", "scan", "fix"]
+    assert commands == ["evaluate", "evaluate", "checks", "scan", "scan", "fix", "fix"]
 
 
 @pytest.mark.parametrize(("command", "expected"), examples(), ids=[c.split()[1] for c, _ in examples()])

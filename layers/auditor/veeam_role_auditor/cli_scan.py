@@ -495,7 +495,7 @@ def run_fix_command(args: argparse.Namespace) -> int:
                 max_length=trust_policy_quota(iam),
             )
             if fix.document is None:
-                console.print(f"[bold]{name}[/]: no change proposed. {escape(escape_control(fix.refusal or ''))}")
+                console.print(f"[bold]{name}[/]: no change proposed, because {escape(escape_control(fix.refusal or ''))}")
                 for decider in fix.deciding_inputs:
                     console.print(f"  decided by: {escape(escape_control(decider))}")
                 if current.appliance_can_assume == "conditional":

@@ -22,7 +22,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def test_scan_json_lists_every_finding(sample: SampleAccount, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["scan", "--appliance-role-arn", sample.appliance_role_arn, "--format", "json"], capsys)
-    findings = json.loads(out)
+    findings = json.loads(out)["findings"]
     assert code == 1  # HIGH and CRITICAL failures exist
     assert len(findings) == 1 + 9 * 9 + 1  # appliance, nine checks for nine roles, one untagged drift
     assert set(findings[0]) >= {"check", "severity", "status", "role_arn", "title", "remediation"}
@@ -61,7 +61,7 @@ def test_scan_table_has_colourable_rows_and_a_summary(
     assert "VeeamArchiveWildcard" in out
     assert out.strip().splitlines()[-1] == (
         "12 roles read, 9 in scope: 13 failed (1 critical, 9 high, 2 low, 1 informational), "
-        "1 warnings, 0 not available, 69 passed"
+        "1 warning, 0 not available, 69 passed"
     )
 
 

@@ -35,9 +35,12 @@ def test_every_limit_names_its_page_and_choice() -> None:
 
 def test_single_valued_operator_on_a_multivalued_key() -> None:
     assert limits.SINGLE_VALUED_OPERATOR_ON_MULTIVALUED_KEY in KNOWN_LIMITS
-    # Decided where every possible path agrees; conditional otherwise.
-    assert answer({"StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}}) == "yes"
-    assert answer({"StringEquals": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/"}}) == "conditional"
+    # Only a false answer holds under every reading (any value, every value, or never a match).
+    assert answer({"StringLike": {"aws:PrincipalOrgPaths": "o-zzzzzzzzzz/*"}}) == "no"
+    assert answer({"StringNotLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}}) == "no"
+    assert answer({"StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}}) == "conditional"
+    assert answer({"StringNotEquals": {"aws:PrincipalOrgPaths": "o-zzzzzzzzzz/*"}}) == "conditional"
+    assert answer({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/*"}}) == "yes"
 
 
 def test_if_exists_wins_over_for_any_value_on_an_absent_key() -> None:

@@ -299,15 +299,16 @@ def _evaluate(clause: ConditionClause, value: ContextValue, policy: tuple[Policy
         return _known(clause, value.values, policy) if value.values else _absent(clause)
     if presence is Presence.ABSENT:
         return _absent(clause)
+    many = value.multivalued
     if presence is Presence.MAYBE:
-        return tri_across((_absent(clause), _present(clause, _unknown_value_matches(clause, policy))))
+        return tri_across((_absent(clause), _present(clause, _unknown_value_matches(clause, policy), many)))
     if presence is Presence.ONE_OF:
         return tri_across(_known(clause, (candidate,), policy) for candidate in value.values)
     if presence is Presence.PREFIX:
-        return _present(clause, _prefix_matches(clause, value.values[0], policy))
+        return _present(clause, _prefix_matches(clause, value.values[0], policy), many)
     if presence is Presence.NOT_AFTER and clause.family.startswith("date"):
-        return _present(clause, _not_after_matches(clause, value.values[0], policy))
-    return _present(clause, _unknown_value_matches(clause, policy))
+        return _present(clause, _not_after_matches(clause, value.values[0], policy), many)
+    return _present(clause, _unknown_value_matches(clause, policy), many)
 
 
 def _absent(clause: ConditionClause) -> Tri:
@@ -318,14 +319,19 @@ def _absent(clause: ConditionClause) -> Tri:
     return Tri.TRUE if clause.negated else Tri.FALSE
 
 
-def _present(clause: ConditionClause, matches: Tri) -> Tri:
+def _present(clause: ConditionClause, matches: Tri, multivalued: bool = False) -> Tri:
     """The clause for a present key whose every value matches the policy values as ``matches`` says.
 
     Every value of the key is equally (un)known, so for a key with at least one value the set operators
     give the same answer as a single value: ForAnyValue and ForAllValues over values that all match
     (or all fail) is that match, and an UNKNOWN stays UNKNOWN. Negated operators invert per value.
+    A single-valued operator on a multivalued key is true only under some readings of a guide that is
+    silent there (limits.SINGLE_VALUED_OPERATOR_ON_MULTIVALUED_KEY): only a false result is decided.
     """
-    return ~matches if clause.negated else matches
+    result = ~matches if clause.negated else matches
+    if multivalued and clause.qualifier is None and result is Tri.TRUE:
+        return Tri.UNKNOWN
+    return result
 
 
 def _unknown_value_matches(clause: ConditionClause, policy: tuple[PolicyValue, ...]) -> Tri:

@@ -39,6 +39,8 @@ class ContextValue:
     presence: Presence
     values: tuple[str, ...] = ()
     why: str = ""
+    # A multivalued key ("Value type - Multivalued" in the global condition keys page): several values.
+    multivalued: bool = False
 
 
 ABSENT = ContextValue(Presence.ABSENT)
@@ -52,12 +54,12 @@ def unknown_present(why: str) -> ContextValue:
     return ContextValue(Presence.PRESENT_UNKNOWN, why=why)
 
 
-def maybe(why: str) -> ContextValue:
-    return ContextValue(Presence.MAYBE, why=why)
+def maybe(why: str, *, multivalued: bool = False) -> ContextValue:
+    return ContextValue(Presence.MAYBE, why=why, multivalued=multivalued)
 
 
-def with_prefix(prefix: str, why: str) -> ContextValue:
-    return ContextValue(Presence.PREFIX, (prefix,), why=why)
+def with_prefix(prefix: str, why: str, *, multivalued: bool = False) -> ContextValue:
+    return ContextValue(Presence.PREFIX, (prefix,), why=why, multivalued=multivalued)
 
 
 def one_of(values: tuple[str, ...], why: str) -> ContextValue:
@@ -102,6 +104,11 @@ _MAYBE = {
     "aws:principaltag/": "the appliance role's principal tags",
     "aws:requesttag/": "the session tags Veeam passes",
 }
+
+# Multivalued keys among those ("AWS global condition context keys", Value type - Multivalued).
+_MULTIVALUED = frozenset(
+    {"aws:principalorgpaths", "aws:resourceorgpaths", "aws:tagkeys", "sts:transitivetagkeys", "aws:calledvia"}
+)
 
 # Keys that no service sets for a direct AssumeRole call by a role session. Any key not listed
 # anywhere here is absent too: service-specific and federation keys (saml:*, <provider>:aud, ...)
@@ -193,7 +200,9 @@ def _appliance_base(appliance: Appliance, now: datetime) -> dict[str, ContextVal
         # organization" (aws:PrincipalOrgPaths): with the organization id given, it is, and every value
         # is a path inside that organization.
         base["aws:principalorgpaths"] = with_prefix(
-            organization_path_prefix(appliance.org_id), "the appliance account's OU path in its organization"
+            organization_path_prefix(appliance.org_id),
+            "the appliance account's OU path in its organization",
+            multivalued=True,
         )
     return base
 
@@ -237,8 +246,11 @@ class RequestContext:
             if appliance.org_id and self._resource.account == appliance.account:
                 if key == "aws:resourceorgid":
                     return known(appliance.org_id)
-                return with_prefix(organization_path_prefix(appliance.org_id), "the audited role account's OU path")
-            return maybe(f"the audited role account's organization {'id' if key.endswith('id') else 'path'}")
+                return with_prefix(
+                    organization_path_prefix(appliance.org_id), "the audited role account's OU path", multivalued=True
+                )
+            paths = key.endswith("paths")
+            return maybe(f"the audited role account's organization {'path' if paths else 'id'}", multivalued=paths)
         if key.startswith(("aws:resourcetag/", "iam:resourcetag/")):
             if self._resource_tags is None:
                 return maybe("the audited role's tags")
@@ -252,7 +264,7 @@ class RequestContext:
         if slash > 0 and key[: slash + 1] in _MAYBE:
             return maybe(_MAYBE[key[: slash + 1]])
         if key in _MAYBE:
-            return maybe(_MAYBE[key])
+            return maybe(_MAYBE[key], multivalued=key in _MULTIVALUED)
         return ABSENT
 
 

@@ -23,9 +23,11 @@ SINGLE_VALUED_OPERATOR_ON_MULTIVALUED_KEY = KnownLimit(
     '"Multivalued context keys require a condition set operator" and "Do not use set operators with'
     ' single-valued condition keys"; the guide does not say how StringEquals (no ForAnyValue/ForAllValues)'
     " compares several request values.",
-    "Known values: true if any request value matches (the same as ForAnyValue). Values known only by a"
-    " prefix (aws:PrincipalOrgPaths): decided only when every possible value matches or none can, which"
-    " holds under any reading; otherwise conditional.",
+    "Read as ForAnyValue, as ForAllValues, or as never matching (as @cloud-copilot/iam-simulate does), a"
+    " clause can differ; so for a multivalued key known only by a prefix or unknown (aws:PrincipalOrgPaths,"
+    " aws:TagKeys) only a false result is decided (false under every reading: no value can match a positive"
+    " operator, or every value matches a negated one); a true result stays conditional. (Known multivalued"
+    " values, which the appliance's request has none of, would be read as ForAnyValue.)",
 )
 
 IF_EXISTS_WITH_SET_OPERATOR_ON_ABSENT_KEY = KnownLimit(

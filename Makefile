@@ -83,6 +83,22 @@ hypothesis-long: install
 		tests/unit/test_policy_properties.py tests/unit/test_event_properties.py \
 		-k "arbitrary_json or policy_shaped or mutated or every_input_encoding or identity_evaluation"
 
+# A second implementation for the differential test (not in CI): @cloud-copilot/iam-simulate, pinned (its
+# known errors are listed against this version), installed by npm into build/oracle (git-ignored).
+.PHONY: oracle differential
+ORACLE_VERSION := 0.1.173
+ORACLE_STAMP := build/oracle/.installed-$(ORACLE_VERSION)
+$(ORACLE_STAMP):
+	npm install --silent --no-audit --no-fund --save-exact --prefix build/oracle @cloud-copilot/iam-simulate@$(ORACLE_VERSION)
+	@touch $(ORACLE_STAMP)
+
+oracle: $(ORACLE_STAMP)
+
+# The trust engine against iam-simulate on generated trust policies (devtools/oracle/README.md); fails on a
+# disagreement that no known error of iam-simulate explains. DIFFERENTIAL_EXAMPLES=N policies (default 2000).
+differential: install oracle
+	$(PY) -m pytest -q -p no:xdist -p no:cacheprovider -s devtools/oracle/test_differential.py
+
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(CKV_VENV) build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 

@@ -97,8 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--boundary-policy-file",
         type=Path,
-        help="the Impersonation role's permissions boundary, if any "
-        "(it also makes every Deny with NotPrincipal deny the appliance)",
+        help="the Impersonation role's permissions boundary, if any",
     )
     evaluate.add_argument(
         "--role-tag",

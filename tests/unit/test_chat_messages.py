@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from tests.unit.test_alert_messages import transition
+from tests.unit.test_asff_builder import finding
 from veeam_role_auditor.publish.alerts import MAX_MESSAGE_BYTES, digest_message, transition_message
 
 TOPIC = "arn:aws:sns:us-east-1:111122223333:alerts"
@@ -85,8 +86,6 @@ def test_chat_text_is_escaped_like_every_other_renderer() -> None:
 
 
 def test_a_huge_finding_still_fits_one_sns_message_with_both_bodies() -> None:
-    from tests.unit.test_asff_builder import finding
-
     huge = finding(details=tuple(f"detail {n} " + "é" * 2000 for n in range(200)))
     arguments = transition_message(transition(finding=huge)).publish_arguments(TOPIC)
     text, chat = bodies(arguments)
@@ -100,3 +99,13 @@ def test_a_digest_is_a_chat_notification_too() -> None:
     assert_custom_notification(chat)
     assert chat["metadata"]["eventType"] == "digest"
     assert chat["content"]["description"].splitlines()[0] == "30 changes in account 111122223333: 30 new failure."
+
+
+def test_policy_text_cannot_mention_a_channel_or_forge_a_link_in_chat() -> None:
+    forged = "aws:SourceVpce <!here> <https://evil.example|Veeam> `code` & more"
+    message = transition_message(transition(finding=finding(details=(f"condition {forged} is unknown",))))
+    _, chat = bodies(message.publish_arguments(TOPIC))
+    description = chat["content"]["description"]
+    assert "<!here>" not in description
+    assert "<https://" not in description
+    assert "condition aws:SourceVpce &lt;!here&gt; &lt;https://evil.example|Veeam&gt; 'code' &amp; more" in description

@@ -130,6 +130,14 @@ def chat_notification(
     }
 
 
+def chat_text(text: str) -> str:
+    """Policy text made inert for chat markdown: control characters escaped, and ``& < >`` written as
+    entities and backticks as quotes, so ``<!here>`` or ``<https://…|link>`` in a condition value can
+    neither mention a channel nor forge a link (Slack: "Escaping text"; Amazon Q Developer renders
+    client-markdown in the platform's own markdown)."""
+    return escape_control(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("`", "'")
+
+
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -190,16 +198,20 @@ def transition_message(transition: Transition) -> Message:
         "--- machine-readable ---",
         json.dumps(transition.as_json(), default=str),
     ]
-    why = [escape_control(detail) for detail in finding.details[:3]] if finding is not None else []
+    why = [chat_text(detail) for detail in finding.details[:3]] if finding is not None else []
     steps = (
-        [escape_control(finding.remediation)]
+        [chat_text(finding.remediation)]
         if finding is not None and transition.kind not in ("resolved", "archived")
         else []
     )
     chat = chat_notification(
         title=subject_line(headline),
         description="\n".join(
-            [f"*{what}*", f"Role: `{escape_control(transition.role_arn)}`", f"Check: {check.code} - {check.title}"]
+            [
+                f"*{chat_text(what)}*",
+                f"Role: `{chat_text(transition.role_arn)}`",
+                f"Check: {check.code} - {check.title}",
+            ]
             + [f"• {line}" for line in why]
         ),
         next_steps=steps,

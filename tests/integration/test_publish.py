@@ -156,6 +156,8 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
         "alert_failures": 0,
         "deferred": 0,
         "security_hub_error": None,
+        "suppressed": 0,
+        "workflow_updates": 0,
     }
     documents = [document for batch in pipeline.imports for document in batch]
     assert validate_batch(documents) == []

@@ -12,6 +12,14 @@ The two sinks are independent: a Security Hub failure never keeps this run's ale
 (or their claims from being given back), and an SNS failure never keeps findings from Security Hub.
 A failure other than Security Hub "not enabled" still fails the run, after both sinks were served:
 :class:`PublishError` carries the report of what was delivered.
+
+Suppressed findings (:mod:`..suppressions`) are imported like any other; their suppression is part of the
+content digest, so starting, changing or ending one imports the finding again. After the import, their
+Security Hub workflow is set with BatchUpdateFindings: SUPPRESSED with the reason, source and end date in
+the note; back to NEW with a note when the suppression ends (Security Hub never resets SUPPRESSED by
+itself: "Workflow", API reference). An import whose workflow update failed is not confirmed, so the next
+run sends both again. A suppressed failure sends no alert and leaves ``alert_key`` as it was, so the
+failure is announced when the suppression ends, and a resolution of an alerted failure still is.
 """
 
 from __future__ import annotations
@@ -32,15 +40,20 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .. import checks
 from ..deadline import NO_DEADLINE, Deadline
 from ..model import SEVERITY_ORDER, Finding, finding_id, iso
+from ..suppressions import SUPPRESSED, SUPPRESSED_BY, SUPPRESSED_UNTIL, is_suppressed
 from .alerts import AlertSink, Kind, Transition, digest_message, transition_message
-from .asff import archived_asff, to_asff
+from .asff import archived_asff, shown, to_asff
 from .clock import MAX_CLOCK_SKEW, ClockSkewError, describe_skew
-from .securityhub import SecurityHubSink
+from .securityhub import SecurityHubSink, WorkflowChange
 from .state import StateConflictError, StateStore, StoredFinding
 
 LOGGER = logging.getLogger(__name__)
 FAILING = frozenset({"FAILED", "WARNING"})
 CLAIM_ATTEMPTS = 3
+# Transitions a suppression keeps quiet; "resolved" and "archived" of an alerted failure are still sent.
+SILENCED: frozenset[Kind] = frozenset({"new_failure", "severity_change"})
+# "Note" (API reference): Text "Length Constraints: Minimum of 1. Maximum of 512."
+MAX_NOTE = 512
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,10 @@ class PublishReport:
     deferred: int = 0
     # Why Security Hub refused this run's imports, when it did for another reason than "not enabled".
     security_hub_error: str | None = None
+    # Findings of this run that a suppression rule marks (imported, workflow SUPPRESSED, no alert).
+    suppressed: int = 0
+    # Findings whose Security Hub workflow this run set (SUPPRESSED, or NEW when a suppression ended).
+    workflow_updates: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +142,8 @@ class PublishReport:
             "alert_failures": self.alert_failures,
             "deferred": self.deferred,
             "security_hub_error": self.security_hub_error,
+            "suppressed": self.suppressed,
+            "workflow_updates": self.workflow_updates,
         }
 
 
@@ -164,7 +183,7 @@ class _Plan:
 def content_digest(finding: Finding) -> str:
     """A digest of everything a reader of the finding sees; timestamps excluded."""
     role = finding.role
-    content = {
+    content: dict[str, Any] = {
         "status": finding.status,
         "severity": finding.severity,
         "title": finding.title,
@@ -178,6 +197,9 @@ def content_digest(finding: Finding) -> str:
         if role is None
         else [role.name, role.role_id, role.path, role.trust_policy, dict(role.tags), role.create_date],
     }
+    if is_suppressed(finding):
+        # Only when suppressed: the digests of all other findings stay what earlier releases stored.
+        content["suppression"] = [finding.extra.get(key) for key in (SUPPRESSED, SUPPRESSED_BY, SUPPRESSED_UNTIL)]
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -221,7 +243,7 @@ class Publisher:
 
     def publish(self, findings: Sequence[Finding], scope: Scope, deadline: Deadline = NO_DEADLINE) -> PublishReport:
         """Publish a run's findings for ``scope``; stops claiming new work once ``deadline`` expires."""
-        report = PublishReport(findings=len(findings))
+        report = PublishReport(findings=len(findings), suppressed=sum(1 for f in findings if is_suppressed(f)))
         now = self.clock()
         token = uuid.uuid4().hex
         current = {finding.id: finding for finding in findings}
@@ -352,6 +374,7 @@ class Publisher:
             created_at=carried.created_at if previous else None,
             sh_key=carried.sh_key if previous else None,
             sh_updated_at=carried.sh_updated_at if previous else None,
+            sh_workflow=carried.sh_workflow if previous else None,
             alert_key=carried.alert_key if previous else None,
             alert_pending=carried.alert_pending if previous else None,
             alert_pending_since=carried.alert_pending_since if previous else None,
@@ -366,7 +389,15 @@ class Publisher:
         if not in_flight:
             record = replace(record, alert_pending=None, alert_pending_since=None)
             kind = classify(record.alert_key, record)
-            if kind is not None and self.alerts is not None and self._worth_alerting(kind, record, previous):
+            # A suppressed failure is an accepted exception: no alert, and alert_key stays what subscribers
+            # were told, so the failure is announced once the suppression ends (expired or removed).
+            silenced = kind in SILENCED and finding is not None and is_suppressed(finding)
+            if (
+                kind is not None
+                and not silenced
+                and self.alerts is not None
+                and self._worth_alerting(kind, record, previous)
+            ):
                 transition = self._transition(kind, record, previous, finding)
                 record = replace(record, alert_pending=token, alert_pending_since=iso(now))
             elif kind is None and (record.status != "NOT_AVAILABLE" or record.record_state == "ARCHIVED"):
@@ -547,6 +578,7 @@ class Publisher:
             return
         documents: list[dict[str, Any]] = []
         updated: dict[str, tuple[_Plan, str]] = {}
+        workflows: dict[str, WorkflowChange] = {}
         for plan in claimed:
             if not plan.needs_security_hub:
                 continue
@@ -576,6 +608,9 @@ class Publisher:
                 )
             documents.append(document)
             updated[record.finding_id] = (plan, updated_at)
+            workflow = self._workflow(plan, str(document["ProductArn"]))
+            if workflow is not None:
+                workflows[record.finding_id] = workflow
         if not documents:
             return
         result = self.security_hub.import_findings(documents)
@@ -597,25 +632,74 @@ class Publisher:
                 "they will be imported by the first run after it is enabled",
                 len(documents),
             )
+        delivered = self._update_workflows(
+            [workflows[i] for i in sorted(result.imported) if i in workflows], result.imported, report, errors
+        )
 
         def confirm(identifier: str) -> bool | Exception:
             plan, updated_at = updated[identifier]
             record = plan.record
+            workflow = workflows.get(identifier)
             try:
-                return self.state.confirm_security_hub(identifier, record.version, record.content_key, updated_at)
+                return self.state.confirm_security_hub(
+                    identifier, record.version, record.content_key, updated_at, workflow.status if workflow else None
+                )
             except (ClientError, BotoCoreError) as error:  # imported but not recorded: imported again next run
                 failure: Exception = error
                 return failure
 
-        for identifier, confirmed in zip(
-            sorted(result.imported), self._parallel(confirm, sorted(result.imported)), strict=True
-        ):
+        for identifier, confirmed in zip(sorted(delivered), self._parallel(confirm, sorted(delivered)), strict=True):
             if isinstance(confirmed, Exception):
                 errors.append(confirmed)
             elif confirmed:
                 report.imported += 1
                 if updated[identifier][0].record.record_state == "ARCHIVED":
                     report.archived += 1
+
+    def _workflow(self, plan: _Plan, product: str) -> WorkflowChange | None:
+        """The workflow this import must set in Security Hub, if any.
+
+        A suppressed finding is SUPPRESSED (again when its content or its suppression changed; a refresh of
+        an unchanged one is not). When it is no longer suppressed (its rule expired or was removed, or it
+        passes now) it goes back to NEW: Security Hub resets NOTIFIED and RESOLVED to NEW on its own, never
+        SUPPRESSED ("Workflow", API reference), so a later failure would stay hidden. An archived finding
+        keeps its workflow; if it becomes active again, this applies then.
+        """
+        finding, record = plan.finding, plan.record
+        if finding is None:
+            return None
+        if is_suppressed(finding):
+            if record.sh_workflow == "SUPPRESSED" and record.sh_key == record.content_key:
+                return None
+            return WorkflowChange(record.finding_id, product, "SUPPRESSED", suppression_note(finding))
+        if record.sh_workflow == "SUPPRESSED":
+            return WorkflowChange(record.finding_id, product, "NEW", suppression_ended_note(finding))
+        return None
+
+    def _update_workflows(
+        self, changes: list[WorkflowChange], imported: set[str], report: PublishReport, errors: list[Exception]
+    ) -> set[str]:
+        """Set the workflows of imported findings; returns the imported findings that are fully delivered
+        (their workflow, when they needed one, was set). The others are not confirmed: the next run imports
+        them and sets their workflow again."""
+        if not changes:
+            return set(imported)
+        assert self.security_hub is not None
+        result = self.security_hub.update_workflow(changes)
+        report.security_hub_calls += result.calls
+        report.workflow_updates += len(result.updated)
+        report.import_failures.update(result.failed)
+        if result.failed:
+            LOGGER.warning(
+                "Security Hub did not set the workflow of %s findings (%s); they are imported and updated again "
+                "by the next run",
+                len(result.failed),
+                "; ".join(sorted(set(result.failed.values()))[:3]),
+            )
+        if result.error is not None:
+            report.security_hub_error = report.security_hub_error or describe_error(result.error)
+            errors.append(result.error)
+        return imported - set(result.failed)
 
     def _alert(self, claimed: list[_Plan], token: str, report: PublishReport, errors: list[Exception]) -> None:
         due = [plan for plan in claimed if plan.transition is not None and plan.record.alert_pending == token]
@@ -641,6 +725,21 @@ class Publisher:
                     lambda plan: self.state.confirm_alert(plan.record.finding_id, token, plan.record.status_key), plans
                 )
             )
+
+
+def suppression_note(finding: Finding) -> str:
+    """The Security Hub note of a suppressed finding: end date and source, then the reason (cut to fit)."""
+    until, source = finding.extra.get(SUPPRESSED_UNTIL, "?"), finding.extra.get(SUPPRESSED_BY, "?")
+    return shown(f"Suppressed until {until} ({source}): {finding.extra.get(SUPPRESSED, '')}", MAX_NOTE)
+
+
+def suppression_ended_note(finding: Finding) -> str:
+    """The note of a finding whose suppression ended, set with its workflow back to NEW."""
+    if finding.failing:
+        why = "no suppression rule in force matches it any more (its rule expired, or was changed or removed)"
+    else:
+        why = f"it is {finding.status} now"
+    return shown(f"Suppression ended: {why}; workflow set back to NEW by veeam-role-auditor.", MAX_NOTE)
 
 
 def _parse(text: str) -> datetime:

@@ -7,6 +7,13 @@ is not enabled, imports fail with InvalidAccess (per finding) or InvalidAccessEx
 Any other failed call (AccessDeniedException from an SCP, throttling beyond botocore's retries, a
 timeout) ends the import: it is returned in ``ImportResult.error``, with what was imported before it,
 so the caller can still confirm those and send its alerts before failing.
+
+The workflow of a suppressed finding is the customer's side of a finding: "After a finding is created,
+BatchImportFindings cannot be used to update the following finding fields and objects, which Security Hub
+customers use to manage their investigation workflow: Note, UserDefinedFields, VerificationState,
+Workflow" (BatchImportFindings, API reference). So it is set with BatchUpdateFindings ("BatchUpdateFindings
+for customers"), up to 100 findings per call, one Workflow and one Note per call; findings it reports in
+``UnprocessedFindings`` are returned as failed.
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ _DISABLED = frozenset({"InvalidAccessException", "InvalidAccess"})
 # Errors that another attempt will not cure.
 _PERMANENT = frozenset({"InvalidInput", "InvalidInputException", "LimitExceeded", "FindingSizeExceeded"})
 RETRY_ROUNDS = 3
+# BatchUpdateFindings, API reference: "BatchUpdateFindings can be used to update up to 100 findings at a time."
+MAX_UPDATES_PER_CALL = 100
+# NoteUpdate: UpdatedBy is "the principal that updated the note" (1 to 512 characters).
+NOTE_AUTHOR = "veeam-role-auditor"
 
 
 @dataclass
@@ -37,6 +48,25 @@ class ImportResult:
     calls: int = 0
     # A call that failed for another reason than "not enabled"; the findings it and later calls carried
     # are in ``failed``.
+    error: ClientError | BotoCoreError | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowChange:
+    """One finding's new workflow status, with the note that says why (at most 512 characters)."""
+
+    finding_id: str
+    product_arn: str
+    status: str
+    note: str
+
+
+@dataclass
+class WorkflowResult:
+    updated: set[str] = field(default_factory=set)
+    failed: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+    # A call that failed as a whole; the findings it and later calls carried are in ``failed``.
     error: ClientError | BotoCoreError | None = None
 
 
@@ -109,4 +139,48 @@ class SecurityHubSink:
                     # Every other batch would fail the same way; the caller keeps them for later.
                     return result
             pending = retry
+        return result
+
+    def update_workflow(self, changes: Sequence[WorkflowChange]) -> WorkflowResult:
+        """Set workflow status and note: one call per identical (status, note), 100 findings at most each.
+
+        Only findings Security Hub lists in ``ProcessedFindings`` count as updated. Calls go in a stable
+        order (status, note, finding id), so a run's requests are reproducible.
+        """
+        result = WorkflowResult()
+        groups: dict[tuple[str, str], list[WorkflowChange]] = {}
+        for change in sorted(changes, key=lambda c: (c.status, c.note, c.finding_id)):
+            groups.setdefault((change.status, change.note), []).append(change)
+        calls = [
+            (status, note, members[start : start + MAX_UPDATES_PER_CALL])
+            for (status, note), members in groups.items()
+            for start in range(0, len(members), MAX_UPDATES_PER_CALL)
+        ]
+        for number, (status, note, members) in enumerate(calls):
+            try:
+                result.calls += 1
+                response = self.client.batch_update_findings(
+                    FindingIdentifiers=[{"Id": c.finding_id, "ProductArn": c.product_arn} for c in members],
+                    Workflow={"Status": status},
+                    Note={"Text": note, "UpdatedBy": NOTE_AUTHOR},
+                )
+            except (ClientError, BotoCoreError) as error:
+                code = error_code(error) if isinstance(error, ClientError) else type(error).__name__
+                result.failed.update(
+                    {c.finding_id: f"BatchUpdateFindings: {code}" for _, _, later in calls[number:] for c in later}
+                )
+                result.error = error
+                return result
+            processed = {str(item.get("Id")) for item in response.get("ProcessedFindings", [])}
+            unprocessed = {
+                str(item.get("FindingIdentifier", {}).get("Id")): f"{item.get('ErrorCode', '')}: "
+                f"{item.get('ErrorMessage', '')}"
+                for item in response.get("UnprocessedFindings", [])
+            }
+            for change in members:
+                if change.finding_id in processed and change.finding_id not in unprocessed:
+                    result.updated.add(change.finding_id)
+                else:
+                    reason = unprocessed.get(change.finding_id, "not among the ProcessedFindings")
+                    result.failed[change.finding_id] = f"BatchUpdateFindings: {reason}"
         return result

@@ -45,6 +45,9 @@ class StoredFinding:
     # What Security Hub has: f"{digest}|{record_state}" and the UpdatedAt it was imported with.
     sh_key: str | None = None
     sh_updated_at: str | None = None
+    # The workflow status this auditor last set on the finding in Security Hub (BatchUpdateFindings):
+    # SUPPRESSED while a suppression rule applies, NEW once it ended; None when it never set one.
+    sh_workflow: str | None = None
     # What subscribers were last told: f"{status}|{severity}|{record_state}".
     alert_key: str | None = None
     # An alert claimed by a run and not yet confirmed sent: the token of that run and when.
@@ -216,15 +219,17 @@ class StateStore:
             raise StateConflictError(StoredFinding.from_item(_plain(item)) if item else None) from None
         return new
 
-    def confirm_security_hub(self, finding_id: str, version: int, content_key: str, updated_at: str) -> bool:
-        """Record what Security Hub now has; False if a newer claim replaced the item meanwhile."""
-        return self._update(
-            finding_id,
-            "SET sh_key = :key, sh_updated_at = :at, created_at = if_not_exists(created_at, :at)",
-            "#v = :version",
-            {":key": {"S": content_key}, ":at": {"S": updated_at}, ":version": {"N": str(version)}},
-            {"#v": "version"},
-        )
+    def confirm_security_hub(
+        self, finding_id: str, version: int, content_key: str, updated_at: str, workflow: str | None = None
+    ) -> bool:
+        """Record what Security Hub now has (and the workflow status set on it, if this run set one);
+        False if a newer claim replaced the item meanwhile."""
+        expression = "SET sh_key = :key, sh_updated_at = :at, created_at = if_not_exists(created_at, :at)"
+        values = {":key": {"S": content_key}, ":at": {"S": updated_at}, ":version": {"N": str(version)}}
+        if workflow is not None:
+            expression += ", sh_workflow = :workflow"
+            values[":workflow"] = {"S": workflow}
+        return self._update(finding_id, expression, "#v = :version", values, {"#v": "version"})
 
     def confirm_alert(self, finding_id: str, token: str, alert_key: str) -> bool:
         """The alert claimed with ``token`` was sent: record what subscribers now know."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import EVENTS
 from tests.integration.harness import ACCOUNT, Deployment, load_event, make_deployment
+from tests.integration.test_publish_suppressions import WorkflowService
 from tests.unit.test_event_properties import mutated_events
 from veeam_role_auditor.sample_account import SampleAccount
 
@@ -261,3 +263,149 @@ def test_malformed_events_are_rejected_not_raised(deployment: Deployment, event:
 def test_no_exception_escapes_the_handler_for_bad_events(deployment: Deployment, event: Any) -> None:
     result = deployment.iam_change(event)
     assert result["status"] in {"rejected", "skipped", "evaluated", "full scan requested"}
+
+
+# ---------------------------------------------------------------------- suppressions (SSM parameter)
+
+PARAMETER = "/veeam-role-auditor/suppressions"
+
+
+def suppress(monkeypatch: pytest.MonkeyPatch, value: str | None, *rules: dict[str, str]) -> None:
+    """Name the parameter as the template does, and write it (JSON, as the Lambda layer reads it)."""
+    monkeypatch.setenv("VRA_SUPPRESSIONS_PARAMETER", PARAMETER)
+    if value is None and not rules:
+        return
+    text = value if value is not None else json.dumps({"suppressions": list(rules)})
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name=PARAMETER, Value=text, Type="String", Overwrite=True
+    )
+
+
+def rule(check: str, role: str, expires: str = "2099-12-31") -> dict[str, str]:
+    return {"check": check, "role": role, "reason": "accepted until the role is retired", "expires": expires}
+
+
+def emitted(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+
+
+def workflow_requests(deployment: Deployment, function: str) -> WorkflowService:
+    module = deployment.scan if function == "scan" else deployment.change
+    return WorkflowService().attach(module.client("securityhub"))
+
+
+def alerted_about(deployment: Deployment, role: str) -> list[str]:
+    arn = deployment.sample.role_arns[role]
+    return [alert["MessageAttributes"]["check"]["Value"] for alert in deployment.alerts() if arn in alert["Message"]]
+
+
+def test_the_scan_reads_the_rules_from_the_ssm_parameter_and_applies_them(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suppress(monkeypatch, None, rule("VRA-TRUST-1", "VeeamSnapshotMissingTrust"))
+    workflow = workflow_requests(deployment, "scan")
+    summary = deployment.scheduled(load_event("scheduled_scan.json"))
+    assert (summary["suppressed"], summary["workflow_updates"], summary["messages_sent"]) == (1, 1, 10)
+    identifier = (
+        f"veeam-role-auditor/aws/{ACCOUNT}/VRA-TRUST-1/{deployment.sample.role_arns['VeeamSnapshotMissingTrust']}"
+    )
+    assert workflow.requests == [
+        {
+            "FindingIdentifiers": [
+                {"Id": identifier, "ProductArn": f"arn:aws:securityhub:us-east-1:{ACCOUNT}:product/{ACCOUNT}/default"}
+            ],
+            "Workflow": {"Status": "SUPPRESSED"},
+            "Note": {
+                "Text": f"Suppressed until 2099-12-31 (SSM parameter {PARAMETER}, rule 1): "
+                "accepted until the role is retired",
+                "UpdatedBy": "veeam-role-auditor",
+            },
+        }
+    ]
+    assert alerted_about(deployment, "VeeamSnapshotMissingTrust") == []
+    (emf,) = emitted(capsys)
+    assert (emf["FindingsSuppressed"], emf["SuppressionRulesExpired"]) == ([1.0], [0.0])
+    assert "SuppressionRulesInvalid" not in emf
+
+
+def test_a_role_change_applies_the_rules_too(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
+    suppress(monkeypatch, None, rule("*", "veeamsnapshot*"))  # names match without case, as IAM's do
+    workflow = workflow_requests(deployment, "change")
+    result = deployment.iam_change(load_event("cloudtrail/TagRole.json"))
+    assert (result["role_name"], result["suppressed"], result["workflow_updates"]) == (
+        "VeeamSnapshotMissingTrust",
+        1,
+        1,
+    )
+    assert [r["Workflow"] for r in workflow.requests] == [{"Status": "SUPPRESSED"}]
+    assert deployment.alerts() == []
+
+
+def test_the_rules_are_read_once_per_container_within_five_minutes(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suppress(monkeypatch, None, rule("VRA-TRUST-1", "VeeamSnapshotMissingTrust"))
+    reads: list[str] = []
+    deployment.scan.client("ssm").meta.events.register(
+        "before-call.ssm.GetParameter", lambda params, **_: reads.append(json.loads(params["body"])["Name"])
+    )
+    workflow_requests(deployment, "scan")
+    deployment.scheduled(load_event("scheduled_scan.json"))
+    deployment.scheduled(load_event("scheduled_scan.json"))
+    assert reads == [PARAMETER]  # Powertools Parameters' cache (max_age 300 s)
+
+
+@pytest.mark.parametrize(
+    ("value", "logged"),
+    [
+        (
+            json.dumps([rule("VRA-TRUST-99", "VeeamSnapshotMissingTrust")]),
+            f"SSM parameter {PARAMETER}, rule 1: check 'VRA-TRUST-99' is not a check code",
+        ),
+        ('[{"check": "VRA-TRUST-1"', f"SSM parameter {PARAMETER}: not valid JSON (the parameter holds the rules"),
+        ("- check: VRA-TRUST-1", f"SSM parameter {PARAMETER}: not valid JSON"),  # YAML: the CLI's files only
+        (None, f"SSM parameter {PARAMETER} cannot be read: "),
+    ],
+    ids=["unknown check", "broken JSON", "YAML", "missing parameter"],
+)
+def test_unusable_rules_are_an_error_and_a_metric_and_the_run_publishes_without_them(
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    value: str | None,
+    logged: str,
+) -> None:
+    suppress(monkeypatch, value)
+    summary = deployment.scheduled(load_event("scheduled_scan.json"))
+    assert (summary["status"], summary["suppressed"], summary["messages_sent"]) == ("complete", 0, 11)
+    assert "VRA-TRUST-1" in alerted_about(deployment, "VeeamSnapshotMissingTrust")  # the safe side: it alerts
+    (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert error.getMessage().startswith("suppression rules not used, publishing without suppressions")
+    assert error.reason.startswith(logged)  # type: ignore[attr-defined]
+    (emf,) = emitted(capsys)
+    assert emf["SuppressionRulesInvalid"] == [1.0]
+
+
+def test_an_expired_rule_is_a_warning_and_a_count_and_no_longer_applies(
+    deployment: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    suppress(monkeypatch, None, rule("VRA-TRUST-1", "VeeamSnapshotMissingTrust", expires="2020-01-31"))
+    summary = deployment.scheduled(load_event("scheduled_scan.json"))
+    assert (summary["suppressed"], summary["messages_sent"]) == (0, 11)
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING" and "suppression" in r.getMessage()]
+    assert warning.rule == (  # type: ignore[attr-defined]
+        f"SSM parameter {PARAMETER}, rule 1 (VRA-TRUST-1 on VeeamSnapshotMissingTrust, until 2020-01-31)"
+    )
+    (emf,) = emitted(capsys)
+    assert (emf["SuppressionRulesExpired"], emf["FindingsSuppressed"]) == ([1.0], [0.0])
+    assert "SuppressionRulesInvalid" not in emf
+
+
+def test_without_a_parameter_nothing_is_read_and_nothing_is_suppressed(deployment: Deployment) -> None:
+    summary = deployment.scheduled(load_event("scheduled_scan.json"))
+    assert (summary["suppressed"], summary["workflow_updates"]) == (0, 0)
+    assert "ssm" not in deployment.scan.client.created

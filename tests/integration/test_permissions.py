@@ -1,5 +1,10 @@
 """Least privilege, measured: every AWS call each handler makes is recorded while it runs every kind
-of input on moto, and the template must grant exactly those actions to that function, no more."""
+of input on moto, and the template must grant exactly those actions to that function, no more.
+
+The runs include suppression rules read from an SSM parameter (the statement granting it is conditional
+on the parameter being named: here it is) and a suppressed finding's workflow update, which moto lacks
+(answered by :class:`WorkflowService`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
@@ -14,6 +20,7 @@ from samtranslator.yaml_helper import yaml_parse
 
 from tests.conftest import EVENTS, ROOT
 from tests.integration.harness import Deployment, load_event, make_deployment
+from tests.integration.test_publish_suppressions import WorkflowService
 from veeam_role_auditor.sample_account import SampleAccount
 
 TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
@@ -24,8 +31,11 @@ IMPLIED = {"sns:Publish": {"kms:GenerateDataKey", "kms:Decrypt"}}
 
 
 def granted(function: str) -> set[str]:
+    """The function's actions with a suppressions parameter named (every Fn::If statement present)."""
     actions: set[str] = set()
     for statement in TEMPLATE["Resources"][function]["Properties"]["Policies"][0]["Statement"]:
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]  # noqa: PLW2901  the statement when its condition holds
         value = statement["Action"]
         actions.update([value] if isinstance(value, str) else value)
     return actions
@@ -61,6 +71,14 @@ def as_actions(calls: set[str]) -> set[str]:
     return actions
 
 
+def suppress(monkeypatch: pytest.MonkeyPatch, role: str) -> None:
+    """A suppressions parameter, named as the template names it, with one rule for a failing finding."""
+    name = "/veeam-role-auditor/suppressions"
+    rules = [{"check": "VRA-TRUST-1", "role": role, "reason": "accepted", "expires": "2099-12-31"}]
+    boto3.client("ssm", region_name="us-east-1").put_parameter(Name=name, Value=json.dumps(rules), Type="String")
+    monkeypatch.setenv("VRA_SUPPRESSIONS_PARAMETER", name)
+
+
 @pytest.fixture
 def deployment(
     sample: SampleAccount, dynamodb: Any, securityhub: Any, sns: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
@@ -68,8 +86,12 @@ def deployment(
     return make_deployment(sample, dynamodb, securityhub, sns, sqs, monkeypatch)
 
 
-def test_scheduled_scan_calls_exactly_what_it_is_granted(deployment: Deployment, iam: Any) -> None:
+def test_scheduled_scan_calls_exactly_what_it_is_granted(
+    deployment: Deployment, iam: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = record(deployment.scan)
+    suppress(monkeypatch, "VeeamSnapshotMissingTrust")
+    workflow = WorkflowService().attach(deployment.scan.client("securityhub"))
     # An appliance with a managed policy and a permissions boundary: every read the scan can make.
     document = {
         "Version": "2012-10-17",
@@ -81,6 +103,7 @@ def test_scheduled_scan_calls_exactly_what_it_is_granted(deployment: Deployment,
     deployment.scheduled(load_event("scheduled_scan.json"))
     iam.delete_role(RoleName="VeeamSnapshotMissingTrust")
     deployment.scheduled(load_event("scheduled_scan.json"))
+    assert [request["Workflow"] for request in workflow.requests] == [{"Status": "SUPPRESSED"}]
     assert as_actions(calls) == granted("ScheduledScanFunction")
 
 
@@ -90,6 +113,20 @@ def test_iam_change_calls_exactly_what_it_is_granted(
     monkeypatch.setenv("VRA_SCAN_FUNCTION_NAME", "veeam-role-auditor-ScheduledScan")  # as the template sets it
     calls = record(deployment.change)
     deployment.scheduled(load_event("scheduled_scan.json"))  # state to archive from
+    # The role of the UpdateAssumeRolePolicy event now fails, and a rule accepts it: suppressed on the way.
+    iam.update_assume_role_policy(
+        RoleName="VeeamRepositoryHealthy",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )
+    suppress(monkeypatch, "VeeamRepositoryHealthy")
+    workflow = WorkflowService().attach(deployment.change.client("securityhub"))
     document = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
@@ -118,4 +155,5 @@ def test_iam_change_calls_exactly_what_it_is_granted(
         event["detail"]["eventID"] = "0b5c1c1e-2f57-4e46-9a4f-3f0d1f5e0c11"
         with pytest.raises(ClientError):
             deployment.iam_change(event)
+    assert [request["Workflow"] for request in workflow.requests] == [{"Status": "SUPPRESSED"}]
     assert as_actions(calls) == granted("IamChangeFunction")

@@ -31,6 +31,11 @@ FORWARDER = yaml_parse((ROOT / "forwarder.yaml").read_text())
 RESOURCES = TEMPLATE["Resources"]
 
 DEFAULT_PRODUCT = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+# Service Authorization Reference, AWS Security Hub: BatchUpdateFindings acts on the "hub" resource type.
+HUB = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default"
+SUPPRESSIONS_PARAMETER = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SuppressionsParameterName}"
+)
 # CloudWatch names the alarm that publishes in aws:SourceArn (CloudWatch User Guide, alarm ARN format).
 ALARM_ARN = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:"
 THIS_STACKS_ALARMS = ALARM_ARN + "${AWS::StackName}-*"
@@ -44,6 +49,7 @@ FAILURE_METRICS = {
     "EventsRejected",  # an IAM change event the auditor could not read
     "RolesNotAssessed",  # assessing a role raised: its findings are NOT_AVAILABLE
     "PublishFailures",  # Security Hub or the state table failed a run's publishing beyond the retries
+    "SuppressionRulesInvalid",  # the suppression rules could not be used: published without suppressions
 }
 ACTIVITY_METRICS = {
     "RolesEvaluated",
@@ -56,6 +62,8 @@ ACTIVITY_METRICS = {
     "FindingsImported",
     "EventsSkipped",
     "IamChangesProcessed",
+    "FindingsSuppressed",
+    "SuppressionRulesExpired",
 }
 METRIC_SOURCES = [
     Path(lambda_app.__file__),
@@ -77,6 +85,8 @@ SCAN_ACTIONS = {
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "securityhub:BatchImportFindings",
+    "securityhub:BatchUpdateFindings",
+    "ssm:GetParameter",
     "sns:Publish",
     "kms:GenerateDataKey",
     "kms:Decrypt",
@@ -97,6 +107,8 @@ CHANGE_ACTIONS = {
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "securityhub:BatchImportFindings",
+    "securityhub:BatchUpdateFindings",
+    "ssm:GetParameter",
     "sns:Publish",
     "kms:GenerateDataKey",
     "kms:Decrypt",
@@ -181,10 +193,23 @@ def watched_resource(dimension_value: Any) -> str:
     return str(dimension_value["Fn::GetAtt"][0])
 
 
+def statements(function: str) -> list[dict[str, Any]]:
+    """The function's policy statements; a conditional one (Fn::If, else AWS::NoValue) as when its
+    condition holds."""
+    found = []
+    for written in RESOURCES[function]["Properties"]["Policies"][0]["Statement"]:
+        if "Fn::If" in written:
+            _, statement, otherwise = written["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            found.append(statement)
+        else:
+            found.append(written)
+    return found
+
+
 def actions(function: str) -> set[str]:
-    statements = RESOURCES[function]["Properties"]["Policies"][0]["Statement"]
     found: set[str] = set()
-    for statement in statements:
+    for statement in statements(function):
         assert statement["Effect"] == "Allow"
         value = statement["Action"]
         found.update([value] if isinstance(value, str) else value)
@@ -213,7 +238,7 @@ def test_translation_creates_the_expected_resources(tmp_path: Path) -> None:
     assert kinds.count("AWS::Lambda::LayerVersion") == 1
     assert kinds.count("AWS::Events::Rule") == 2  # the schedule and the IAM change rule
     assert kinds.count("AWS::Lambda::EventSourceMapping") == 1  # the re-check queue
-    assert kinds.count("AWS::CloudWatch::Alarm") == 14
+    assert kinds.count("AWS::CloudWatch::Alarm") == 15
 
 
 # ---------------------------------------------------------------------- parameters
@@ -456,12 +481,55 @@ def test_no_function_can_write_to_iam(function: str) -> None:
 
 @pytest.mark.parametrize("function", ["ScheduledScanFunction", "IamChangeFunction"])
 def test_resources_are_the_narrowest_possible(function: str) -> None:
-    for statement in RESOURCES[function]["Properties"]["Policies"][0]["Statement"]:
+    for statement in statements(function):
         resource = statement["Resource"]
         if resource == "*":
             assert statement["Action"] == "iam:GetAccountAuthorizationDetails"  # no resource-level permissions
         if "securityhub:BatchImportFindings" in str(statement["Action"]):
             assert resource == {"Fn::Sub": DEFAULT_PRODUCT}
+        if "securityhub:BatchUpdateFindings" in str(statement["Action"]):
+            assert resource == {"Fn::Sub": HUB}
+            # "Configuring access to BatchUpdateFindings": only the statuses the auditor sets.
+            assert statement["Condition"] == {
+                "StringEquals": {"securityhub:ASFFSyntaxPath/Workflow.Status": ["NEW", "SUPPRESSED"]}
+            }
+        if "ssm:GetParameter" in str(statement["Action"]):
+            assert resource == {"Fn::Sub": SUPPRESSIONS_PARAMETER}
+
+
+@pytest.mark.parametrize("function", ["ScheduledScanFunction", "IamChangeFunction"])
+def test_the_suppression_rules_are_readable_only_when_a_parameter_is_named(function: str) -> None:
+    conditional = [s for s in RESOURCES[function]["Properties"]["Policies"][0]["Statement"] if "Fn::If" in s]
+    assert conditional == [
+        {
+            "Fn::If": [
+                "HasSuppressions",
+                {
+                    "Sid": "ReadTheSuppressionRules",
+                    "Effect": "Allow",
+                    "Action": "ssm:GetParameter",
+                    "Resource": {"Fn::Sub": SUPPRESSIONS_PARAMETER},
+                },
+                {"Ref": "AWS::NoValue"},
+            ]
+        }
+    ]
+    assert TEMPLATE["Conditions"]["HasSuppressions"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SuppressionsParameterName"}, ""]}]
+    }
+
+
+def test_the_suppressions_parameter_is_optional_and_reaches_both_functions() -> None:
+    parameter = TEMPLATE["Parameters"]["SuppressionsParameterName"]
+    assert parameter["Default"] == ""
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["VRA_SUPPRESSIONS_PARAMETER"] == {"Ref": "SuppressionsParameterName"}
+    # The statement's ARN is ...:parameter<name>: only a name that starts with / makes it the parameter's.
+    pattern = re.compile(parameter["AllowedPattern"])
+    for accepted in ("", "/veeam-role-auditor/suppressions", "/a.b/c_d-e"):
+        assert pattern.fullmatch(accepted), accepted
+    for refused in ("veeam/suppressions", "/", "/a//b", "/a/", "/a b", "/a*"):
+        assert not pattern.fullmatch(refused), refused
 
 
 # ---------------------------------------------------------------------- the build

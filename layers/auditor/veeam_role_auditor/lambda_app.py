@@ -4,6 +4,9 @@
 - An IAM change to one role: read that role again (GetRole + ListRoleTags), assess, publish, and
   queue a re-check after IAM's propagation delay (trust policy changes take up to 5 minutes).
 - A re-check from the delay queue: the same, without queueing another.
+
+Both apply the suppression rules of the SSM parameter named by ``VRA_SUPPRESSIONS_PARAMETER`` (JSON; see
+:func:`AuditorApp.suppression_rules`) to the findings before publishing.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -27,8 +31,15 @@ from .publish import PublishError, PublishReport, PublishSettings, Scope, make_p
 from .publish.state import StateStore
 from .scan import full_scope, scan_account, selected
 from .settings import ScanSettings, SettingsError
+from .suppressions import SuppressionError, SuppressionRule, apply_suppressions, parse_rules, split_expired
 
 LOGGER = logging.getLogger(__name__)
+SUPPRESSIONS_MAX_AGE = 300
+"""Seconds a container reuses the suppression rules it read from SSM (Powertools Parameters' cache): an
+edit of the parameter applies within 5 minutes, and a busy function reads it at most 12 times an hour."""
+# One Powertools SSMProvider (and so one cache) per SSM client, that is per container: the handlers keep
+# their clients for the container's life (ClientCache), and the provider goes with its client.
+_SSM_PROVIDERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 class MetricSink(Protocol):
@@ -74,6 +85,8 @@ class LambdaConfig:
     topic_arn: str | None
     recheck_queue_url: str | None
     scan_function_name: str | None
+    suppressions_parameter: str | None = None
+    """Name of the SSM parameter holding the suppression rules (JSON); None: no suppressions."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
@@ -92,6 +105,7 @@ class LambdaConfig:
             topic_arn=env.get("VRA_TOPIC_ARN") or None,
             recheck_queue_url=env.get("VRA_RECHECK_QUEUE_URL") or None,
             scan_function_name=env.get("VRA_SCAN_FUNCTION_NAME") or None,
+            suppressions_parameter=env.get("VRA_SUPPRESSIONS_PARAMETER") or None,
         )
 
 
@@ -127,6 +141,26 @@ def caller_from_context(context: Any) -> Caller:
 
 def report_summary(report: PublishReport) -> dict[str, Any]:
     return report.as_dict()
+
+
+class ParameterReadError(Exception):
+    """An SSM parameter could not be read (missing, access denied, throttled beyond the retries)."""
+
+
+def read_parameter(ssm: Any, name: str) -> str:
+    """The value of an SSM parameter through Powertools Parameters, cached ``SUPPRESSIONS_MAX_AGE`` seconds
+    per container (a failed read is not cached: the next invocation tries again)."""
+    # Powertools comes from its Lambda layer; the command line does not need it.
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    provider = _SSM_PROVIDERS.get(ssm)
+    if provider is None:
+        provider = _SSM_PROVIDERS[ssm] = SSMProvider(boto3_client=ssm)
+    try:
+        return str(provider.get(name, max_age=SUPPRESSIONS_MAX_AGE))
+    except GetParameterError as exc:
+        raise ParameterReadError(f"SSM parameter {name} cannot be read: {exc}") from None
 
 
 class AuditorApp:
@@ -180,7 +214,8 @@ class AuditorApp:
         store.remember_appliance_ids(
             caller.account, {state.role_id: state.role_arn for state in result.appliances if state.role_id}
         )
-        report = self._publish(result.findings, full_scope(result), deadline, roles=result.roles_in_scope)
+        findings = self._suppress(result.findings)
+        report = self._publish(findings, full_scope(result), deadline, roles=result.roles_in_scope)
         return {
             "status": "complete" if not report.deferred else "partly published",
             "reason": reason,
@@ -258,7 +293,7 @@ class AuditorApp:
                     return {"status": "skipped", "role_name": role_name, "reason": "out of scope, never audited"}
         if not arns:
             return {"status": "skipped", "role_name": role_name, "reason": "deleted, and never audited"}
-        findings = selected(findings, self.config.scan)
+        findings = self._suppress(selected(findings, self.config.scan))
         scope = Scope(
             account=caller.account, partition=caller.partition, observed_at=observed, role_arns=frozenset(arns)
         )
@@ -275,6 +310,49 @@ class AuditorApp:
         if not isinstance(role_name, str) or not role_name:
             raise ValueError(f"re-check message without role_name: {json.dumps(body)[:200]}")
         return self.evaluate_role(role_name, caller, same_name=body.get("same_name") is True)
+
+    # ------------------------------------------------------------------ suppressions
+
+    def suppression_rules(self) -> tuple[SuppressionRule, ...]:
+        """The suppression rules in force today, from the SSM parameter (none when no parameter is set).
+
+        Rules that cannot be used (the parameter is missing or unreadable, or any rule is invalid) are not
+        used at all: an ERROR log names the parameter and the rule, the SuppressionRulesInvalid metric
+        raises its alarm, and the run publishes without suppressions. That errs on the safe side: an
+        accepted exception may alert, but a broken rule set never silences a failure. An expired rule is
+        named in a WARNING per run and counted in SuppressionRulesExpired until it is removed.
+        """
+        name = self.config.suppressions_parameter
+        if not name:
+            return ()
+        source = f"SSM parameter {name}"
+        try:
+            text = read_parameter(self.clients("ssm"), name)
+            _check_json(text, source)
+            rules = parse_rules(text, source, known_checks=tuple(checks.CATALOGUE))
+        except (SuppressionError, ParameterReadError) as exc:
+            return self._rules_unusable(str(exc))
+        active, expired = split_expired(rules, self.clock().date())
+        for rule in expired:
+            LOGGER.warning(
+                "suppression rule expired and no longer applies; remove it or extend it with a new reason",
+                extra={"rule": rule.describe()},
+            )
+        self.metrics.add_metric("SuppressionRulesExpired", "Count", len(expired))
+        return active
+
+    def _rules_unusable(self, reason: str) -> tuple[SuppressionRule, ...]:
+        LOGGER.error(
+            "suppression rules not used, publishing without suppressions (suppressed failures alert again) "
+            "until the parameter is fixed",
+            extra={"reason": reason},
+        )
+        self.metrics.add_metric("SuppressionRulesInvalid", "Count", 1)
+        return ()
+
+    def _suppress(self, findings: Sequence[Finding]) -> list[Finding]:
+        rules = self.suppression_rules()
+        return apply_suppressions(findings, rules) if rules else list(findings)
 
     # ------------------------------------------------------------------ helpers
 
@@ -353,6 +431,18 @@ class AuditorApp:
         add("ImportFailures", "Count", len(report.import_failures))
         add("SecurityHubDisabled", "Count", 1 if report.security_hub_disabled else 0)
         add("FindingsDeferred", "Count", report.deferred)
+        add("FindingsSuppressed", "Count", report.suppressed)
+
+
+def _check_json(text: str, source: str) -> None:
+    """The parameter's rules are JSON: say so plainly, whether or not PyYAML happens to be installed (the
+    layer has none, so YAML is refused in Lambda and in tests alike)."""
+    if not text.strip():
+        return
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise SuppressionError(f"{source}: not valid JSON (the parameter holds the rules as JSON): {exc}") from None
 
 
 class _FixedCaller(Inventory):

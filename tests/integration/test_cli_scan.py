@@ -192,7 +192,7 @@ def test_scan_publish_from_the_command_line(
     code, out, _ = run(argv, capsys)
     assert code == 1
     assert out.strip().splitlines()[-1] == (
-        "Security Hub: imported 83 findings in 1 calls; alerts: 11 messages for 11 changes; 0 findings unchanged."
+        "Security Hub: imported 83 findings in 1 call; alerts: 11 messages for 11 changes; 0 findings unchanged."
     )
     code, out, _ = run(argv, capsys)
     assert out.strip().splitlines()[-1] == (

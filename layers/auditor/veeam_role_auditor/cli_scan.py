@@ -272,20 +272,27 @@ def check_clock(sts: Any) -> None:
 
 def publish_summary(report: PublishReport) -> str:
     if report.security_hub_error:
-        hub = f"Security Hub refused the import: imported {report.imported} findings, "
+        hub = f"Security Hub refused the import: imported {plural(report.imported, 'finding')}, "
         hub += f"{len(report.import_failures)} not imported (retried next run)"
     elif report.security_hub_disabled:
         hub = "Security Hub is not enabled here: nothing imported (it will be once it is enabled)"
     else:
-        hub = f"Security Hub: imported {report.imported} findings in {report.security_hub_calls} calls"
+        hub = (
+            f"Security Hub: imported {plural(report.imported, 'finding')} in "
+            f"{plural(report.security_hub_calls, 'call')}"
+        )
         if report.archived:
             hub += f" ({report.archived} archived)"
+        if report.workflow_updates:
+            hub += f", workflow set on {report.workflow_updates}"
         if report.import_failures:
             hub += f", {len(report.import_failures)} failed (retried next run)"
-    alerts = f"alerts: {report.messages_sent} messages for {len(report.transitions)} changes"
+    alerts = f"alerts: {plural(report.messages_sent, 'message')} for {plural(len(report.transitions), 'change')}"
     if report.alert_failures:
         alerts += f", {report.alert_failures} not sent (retried next run)"
-    return f"{hub}; {alerts}; {report.unchanged} findings unchanged."
+    if report.suppressed:
+        alerts += f", {report.suppressed} suppressed (no alert)"
+    return f"{hub}; {alerts}; {plural(report.unchanged, 'finding')} unchanged."
 
 
 # The JSON document's version: bump it when a field changes meaning or disappears (adding is compatible).
@@ -495,7 +502,9 @@ def run_fix_command(args: argparse.Namespace) -> int:
                 max_length=trust_policy_quota(iam),
             )
             if fix.document is None:
-                console.print(f"[bold]{name}[/]: no change proposed, because {escape(escape_control(fix.refusal or ''))}")
+                console.print(
+                    f"[bold]{name}[/]: no change proposed, because {escape(escape_control(fix.refusal or ''))}"
+                )
                 for decider in fix.deciding_inputs:
                     console.print(f"  decided by: {escape(escape_control(decider))}")
                 if current.appliance_can_assume == "conditional":

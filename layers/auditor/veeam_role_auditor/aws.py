@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -19,7 +18,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from .inventory import client_config, error_code
+from .inventory import auditor_session, client_config, error_code
 from .settings import DEFAULT_AWS_TIMEOUT
 
 # Errors that mean "your credentials or permissions", not "the auditor is broken".
@@ -65,7 +64,7 @@ class Clients:
         if timeout <= 0:
             raise AwsSetupError(f"--timeout must be a positive number of seconds, got {timeout:g}")
         try:
-            session = boto3.Session(profile_name=profile, region_name=region)
+            session = auditor_session(profile_name=profile, region_name=region)
         except ProfileNotFound as exc:
             raise AwsSetupError(f"{exc}; list your profiles with: aws configure list-profiles") from None
         self.region = session.region_name or "us-east-1"

@@ -24,7 +24,7 @@ from . import checks
 from .assess import ASSESSMENT_ERROR, assess_role, assess_untagged_role, prepare_appliances
 from .cloudtrail import POLICY_EVENTS, IamChange
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
-from .inventory import Caller, Inventory, client_config
+from .inventory import Caller, Inventory, auditor_session, client_config
 from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
 from .publish import PublishError, PublishReport, PublishSettings, Scope, make_publisher
@@ -66,12 +66,13 @@ class ClientCache:
 
     def __init__(self) -> None:
         self.created: dict[str, Any] = {}
+        self._session: Any = None
 
     def __call__(self, service: str) -> Any:
         if service not in self.created:
-            import boto3
-
-            self.created[service] = boto3.client(service, config=client_config())
+            if self._session is None:
+                self._session = auditor_session()  # parses response timestamps without dateutil
+            self.created[service] = self._session.client(service, config=client_config())
         return self.created[service]
 
 

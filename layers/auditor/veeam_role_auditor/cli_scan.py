@@ -1,4 +1,8 @@
-"""The ``scan`` and ``fix`` commands (imported lazily: ``evaluate`` needs neither boto3 nor rich)."""
+"""The ``scan`` and ``fix`` commands (imported lazily: ``evaluate`` needs neither boto3 nor rich).
+
+rich is imported only for what it draws: the table, the live status on a terminal, notes on standard
+error and ``fix``. A JSON or CSV scan into a pipe never loads it and starts no refresh thread.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,14 @@ import shutil
 import sys
 import textwrap
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from . import __version__, checks
 from .aws import AwsSetupError, AwsTimeoutError, Clients, describe_aws_error
@@ -32,7 +33,7 @@ from .policy.document import PolicyParseError, decode_document
 from .publish import MAX_CLOCK_SKEW, ClockSkewError, PublishError, PublishReport, PublishSettings, make_publisher
 from .publish.clock import aws_time, describe_skew
 from .remediation import DEFAULT_TRUST_POLICY_QUOTA, narrowed_trust_policy, plan_trust_fix, policy_diff
-from .scan import ScanResult, full_scope, scan_account
+from .scan import ProgressCallback, ScanResult, full_scope, scan_account
 from .settings import ScanSettings, SettingsError
 from .suppressions import (
     SuppressionError,
@@ -43,6 +44,10 @@ from .suppressions import (
     split_expired,
 )
 from .text import escape_control
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 _SEVERITY_STYLE = {
     "CRITICAL": "bold white on red",
@@ -72,14 +77,64 @@ def aws_errors() -> Iterator[None]:
 
 def make_clients(args: argparse.Namespace) -> Clients:
     """Clients with the bounded waits of --timeout; a retry is noted on stderr as it happens."""
-    notes = Console(stderr=True, highlight=False)
+    notes = LazyConsole(stderr=True, highlight=False)
     return Clients(
         region=args.region,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
         timeout=args.timeout,
-        on_retry=lambda note: notes.print(f"note: {note}", style="yellow", markup=False),
+        on_retry=lambda note: notes().print(f"note: {note}", style="yellow", markup=False),
     )
+
+
+class LazyConsole:
+    """A rich Console made (and rich imported) on first use, with the arguments given now."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __call__(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+
+def stderr_is_terminal() -> bool:
+    """Whether rich's Console(stderr=True).is_terminal would be true, without importing rich.
+
+    rich draws a live status only on a terminal (its refresh thread runs regardless): TTY_COMPATIBLE
+    (0/1) decides first, then FORCE_COLOR (set and not empty), then isatty(); inside IPython rich has
+    its own display, so there it is always used.
+    """
+    if "IPython" in sys.modules:
+        return True
+    tty_compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if tty_compatible in ("0", "1"):
+        return tty_compatible == "1"
+    force_color = os.environ.get("FORCE_COLOR")
+    if force_color is not None:
+        return force_color != ""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@contextmanager
+def reading_status(errors: LazyConsole) -> Iterator[ProgressCallback | None]:
+    """The live "Reading roles" status on a terminal; elsewhere nothing (it would draw nothing)."""
+    if not stderr_is_terminal():
+        yield None
+        return
+    with errors().status("Reading roles...") as status:
+
+        def progress(pages: int, roles: int) -> None:
+            status.update(f"Reading roles: {pages} page{'s' * (pages != 1)}, {roles} roles")
+
+        yield progress
 
 
 def run_scan_command(args: argparse.Namespace) -> int:
@@ -99,7 +154,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
     output_format = args.format or ("table" if sys.stdout.isatty() else "json")
-    errors = Console(stderr=True)
+    errors = LazyConsole(stderr=True)
     rules = load_suppressions(args.suppressions)
     if args.publish:
         check_publish_arguments(args)
@@ -108,11 +163,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
         if args.publish and args.topic_arn:
             check_topic(clients("sns"), args.topic_arn, errors)
         inventory = Inventory(clients("iam"), clients("sts"))
-        with errors.status("Reading roles...") as status:
-
-            def progress(pages: int, roles: int) -> None:
-                status.update(f"Reading roles: {pages} page{'s' * (pages != 1)}, {roles} roles")
-
+        with reading_status(errors) as progress:
             result = scan_account(inventory, settings, progress=progress)
         if rules:
             result = replace(result, findings=tuple(apply_suppressions(result.findings, rules)))
@@ -163,11 +214,13 @@ def write_output(args: argparse.Namespace, output_format: str, result: ScanResul
             raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     try:
         if output_format == "json":
-            json.dump(scan_document(result, findings), target, indent=2, default=str)
+            write_json(scan_document(result, []), (finding.summary() for finding in findings), target)
             target.write("\n")
         elif output_format == "csv":
             write_csv(findings, target)
         else:
+            from rich.console import Console
+
             console = Console(
                 file=target,
                 width=output_width(target),
@@ -198,7 +251,7 @@ def check_publish_arguments(args: argparse.Namespace) -> None:
             )
 
 
-def check_topic(sns: Any, topic_arn: str, errors: Console) -> None:
+def check_topic(sns: Any, topic_arn: str, errors: LazyConsole) -> None:
     """The alerts topic exists (else every alert would fail and be 'retried next run' forever)."""
     try:
         sns.get_topic_attributes(TopicArn=topic_arn)
@@ -207,7 +260,7 @@ def check_topic(sns: Any, topic_arn: str, errors: Console) -> None:
         if code in ("NotFound", "NotFoundException", "InvalidParameter", "InvalidParameterException"):
             raise UsageError(f"--topic-arn {topic_arn!r}: no such SNS topic in this account and region") from None
         if code in ("AuthorizationError", "AccessDenied", "AccessDeniedException"):
-            errors.print(f"note: cannot check {topic_arn} (no sns:GetTopicAttributes); publishing to it anyway")
+            errors().print(f"note: cannot check {topic_arn} (no sns:GetTopicAttributes); publishing to it anyway")
             return
         raise
 
@@ -329,6 +382,43 @@ def scan_document(result: ScanResult, findings: list[Finding]) -> dict[str, Any]
     }
 
 
+# Findings encoded per call by write_json: one json.dumps-sized call each (C-fast from Python 3.13 on) with
+# a bounded string, instead of one string for the whole document.
+JSON_BATCH = 256
+_JSON = json.JSONEncoder(indent=2, default=str)
+
+
+def write_json(document: dict[str, Any], findings: Iterable[dict[str, Any]], stream: TextIO) -> None:
+    """``json.dump({**document, "findings": [...]}, stream, indent=2, default=str)``, character for character,
+    written a batch of findings at a time.
+
+    Each batch is encoded as a list at the top level and shifted two levels in: JSON escapes every newline
+    inside a string, so each newline of the encoding starts an indented line, and indenting them all by the
+    same amount gives exactly what the encoder writes at that depth.
+    """
+    head = _JSON.encode({**document, "findings": []})
+    empty_tail = "[]\n}"
+    assert head.endswith(empty_tail), "findings must be the document's last key"
+    stream.write(head[: -len(empty_tail)])
+    batch: list[dict[str, Any]] = []
+    written = False
+
+    def flush() -> None:
+        nonlocal written
+        text = _JSON.encode(batch)  # "[\n  {...},\n  {...}\n]"
+        stream.write(("," if written else "[") + text[1:-2].replace("\n", "\n  "))
+        written = True
+        batch.clear()
+
+    for finding in findings:
+        batch.append(finding)
+        if len(batch) == JSON_BATCH:
+            flush()
+    if batch:
+        flush()
+    stream.write("\n  ]\n}" if written else empty_tail)
+
+
 def summary_counts(result: ScanResult) -> dict[str, Any]:
     """Counts over every finding of the scan (filters do not change them)."""
     statuses = Counter(finding.status for finding in result.findings)
@@ -383,7 +473,10 @@ def print_table(
     Names and ARNs are never broken inside a word: a table column folds them, so below
     ``TABLE_MIN_WIDTH`` each finding gets its own block, its ARN on a line of its own.
     """
-    console = console or Console(width=output_width(sys.stdout), highlight=False)
+    if console is None:
+        from rich.console import Console
+
+        console = Console(width=output_width(sys.stdout), highlight=False)
     chosen = findings if findings is not None else [f for f in result.findings if show_passed or f.status != "PASSED"]
     rows = sorted(chosen, key=lambda f: (-SEVERITY_ORDER[f.severity], f.status, f.role_arn, f.check))
     if rows and console.width >= TABLE_MIN_WIDTH:
@@ -402,6 +495,9 @@ def _headline(finding: Finding) -> str:
 
 
 def _table(result: ScanResult, rows: list[Finding]) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=f"Veeam roles in account {result.caller.account}", show_lines=False)
     for column in ("Severity", "Status", "Check", "Role", "Finding"):
         table.add_column(column, overflow="fold")
@@ -462,6 +558,9 @@ def run_fix_command(args: argparse.Namespace) -> int:
     Exit 0: fixed, or nothing to change; 1: a problem remains that was not changed (refused, or
     risks left for --narrow); 2: usage error; 3: IAM refused or changed the policy under us.
     """
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(soft_wrap=True, highlight=False)
     try:
         appliance_arn = args.appliance_role_arn
@@ -541,6 +640,8 @@ def _narrowing_or_report(
     args: argparse.Namespace,
 ) -> dict[str, Any] | None:
     """The appliance already has access: list the open risks and, with --narrow, the narrowed policy."""
+    from rich.markup import escape
+
     verdict = evaluate_trust(document, role_arn, appliance, role_tags=tags)
     risks = _open_risks(verdict)
     console.print(f"[green]{name}: the appliance can already assume this role.[/]")

@@ -6,10 +6,11 @@ the same findings for the same snapshot.
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from . import checks
@@ -28,7 +29,9 @@ from .policy import (
     parse_policy,
     parse_role_arn,
 )
+from .policy.arn import classify_aws_principal
 from .remediation import (
+    TrustFix,
     plan_trust_fix,
     statement_to_add,
     with_role_instead_of_account,
@@ -89,16 +92,18 @@ def assess_role(
     now: datetime | None = None,
     account: str | None = None,
     partition: str | None = None,
+    memo: TrustMemo | None = None,
 ) -> list[Finding]:
     """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE.
 
     Never raises: a role that cannot be assessed (an ARN the engine cannot parse, a defect of ours)
     gets NOT_AVAILABLE for every check, with the reason, so one odd role never stops a scan and its
     earlier findings are not archived as if it were gone. ``account``/``partition`` (the scanned
-    account's) name such a finding when the role's own ARN cannot.
+    account's) name such a finding when the role's own ARN cannot. ``memo`` (one per scan, for these
+    ``appliances`` and ``settings``) shares the trust verdicts of roles whose trust policies conclude alike.
     """
     try:
-        return _assess_role(role, appliances, settings, previous_appliance_ids, now)
+        return _assess_role(role, appliances, settings, previous_appliance_ids, now, memo)
     except Exception as error:  # noqa: BLE001 -- any defect stays with its role (see docstring)
         return not_assessed(role, appliances, ROLE_FINDING_CHECKS, error, account=account, partition=partition)
 
@@ -146,20 +151,124 @@ def _fallback_appliance(appliances: Sequence[ApplianceState], partition: str, ac
     return make_appliance(f"arn:{partition}:iam::{account}:role/unknown")
 
 
+class _Conclusions:
+    """What one role's trust policy concludes for the configured appliances: the verdicts, and the
+    corrections planned from them, each planned when a finding first asks for it (in the order the findings
+    are built, so a defect surfaces where it did before). Shared by the roles a :class:`TrustMemo` finds
+    alike, so it reads from ``role`` only what the memo's key holds."""
+
+    __slots__ = ("_account_wide", "_fix", "_without_deleted", "best", "evaluated")
+
+    def __init__(
+        self, role: RoleSnapshot, appliances: Sequence[ApplianceState], settings: ScanSettings, now: datetime | None
+    ) -> None:
+        trust = parse_policy(role.trust_policy, "trust")  # parsed once, evaluated for every appliance
+        self.evaluated = [_evaluate(role, state, settings, now, trust) for state in appliances]
+        self.best = max(
+            self.evaluated, key=lambda e: (_ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via])
+        )
+        self._fix: TrustFix | None = None
+        self._without_deleted: dict[str, Any] | None = None
+        self._account_wide: tuple[_Evaluated, dict[str, Any]] | bool | None = False
+
+    def fix(self, role: RoleSnapshot, now: datetime | None) -> TrustFix:
+        if self._fix is None:
+            best = self.best
+            self._fix = plan_trust_fix(
+                role.trust_policy, role.arn, best.appliance, role_tags=dict(role.tags), now=now, current=best.verdict
+            )
+        return self._fix
+
+    def without_deleted(self, role: RoleSnapshot, deleted: tuple[str, ...]) -> dict[str, Any]:
+        if self._without_deleted is None:
+            self._without_deleted = without_deleted_principals(role.trust_policy, deleted)
+        return self._without_deleted
+
+    def account_wide(self, role: RoleSnapshot) -> tuple[_Evaluated, dict[str, Any]] | None:
+        """The first appliance whose whole account the policy names, and the policy naming its role instead."""
+        if self._account_wide is False:
+            self._account_wide = None
+            for item in self.evaluated:
+                account = item.appliance.account
+                if account in item.verdict.account_principals:
+                    corrected = with_role_instead_of_account(
+                        role.trust_policy,
+                        account,
+                        item.appliance.role.arn,
+                        known_valid="malformed" not in item.verdict.risks,
+                    )
+                    self._account_wide = (item, corrected)
+                    break
+        return self._account_wide  # type: ignore[return-value]
+
+
+class TrustMemo:
+    """The trust conclusions of one scan, per distinct trust policy and evaluation context.
+
+    A role's trust verdicts and planned corrections depend on its trust policy, its ARN's partition and
+    account (aws:ResourceAccount, aws:ResourceOrgID, own-account risks), its tags when the policy reads
+    aws:ResourceTag or iam:ResourceTag, the appliances and the time (to the second: the request context
+    keeps no finer time). The key holds all of those and the ARN's path besides; the role's name only
+    appears in the texts each role's findings are built with. Roles created from one template share one
+    evaluation. tests/integration/test_trust_memo.py holds memoised and unmemoised scans equal.
+    """
+
+    def __init__(self, appliances: Sequence[ApplianceState], settings: ScanSettings) -> None:
+        self.appliances = appliances
+        self.settings = settings
+        self._entries: dict[tuple[object, ...], _Conclusions] = {}
+        self.hits = 0
+
+    def conclusions(self, role: RoleSnapshot, now: datetime | None) -> tuple[_Conclusions, datetime | None]:
+        """The conclusions for ``role`` and the time they were reached at (``now``, or this second)."""
+        # As _evaluate would, in its order: each appliance's ARN, then (after the first) the role's ARN.
+        engine_appliances = []
+        arn = None
+        for state in self.appliances:
+            engine_appliances.append(engine_appliance(state, self.settings))
+            if arn is None:
+                arn = parse_role_arn(role.arn)
+        moment = now if now is not None else datetime.now(UTC).replace(microsecond=0)
+        try:
+            # pickle tells every type apart (1, 1.0, True; list, tuple; str and int keys), unlike json.
+            document = pickle.dumps(role.trust_policy, protocol=4)
+        except Exception:  # noqa: BLE001 -- a document pickle cannot write is simply not shared
+            return _Conclusions(role, self.appliances, self.settings, moment), moment
+        # Condition keys and policy variables are compared lower-cased (str.lower) by the engine; no
+        # non-ASCII character lowers to a letter of "resourcetag", and pickle writes strings as UTF-8.
+        tags = tuple(role.tags.items()) if b"resourcetag" in document.lower() else None
+        key = (document, arn.partition, arn.account, arn.path, tags, tuple(engine_appliances), moment) if arn else None
+        entry = self._entries.get(key) if key else None
+        if entry is None:
+            entry = _Conclusions(role, self.appliances, self.settings, moment)
+            if key:
+                self._entries[key] = entry
+        else:
+            self.hits += 1
+        return entry, moment
+
+
 def _assess_role(
     role: RoleSnapshot,
     appliances: Sequence[ApplianceState],
     settings: ScanSettings,
     previous_appliance_ids: Mapping[str, str] | None,
     now: datetime | None,
+    memo: TrustMemo | None = None,
 ) -> list[Finding]:
-    trust = parse_policy(role.trust_policy, "trust")  # parsed once, evaluated for every appliance
-    evaluated = [_evaluate(role, state, settings, now, trust) for state in appliances]
-    best = max(evaluated, key=lambda e: (_ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via]))
+    if memo is None:
+        conclusions = _Conclusions(role, appliances, settings, now)
+        evaluated_at = now
+    else:
+        assert memo.appliances is appliances, "a memo serves one scan"
+        assert memo.settings is settings, "a memo serves one scan"
+        conclusions, evaluated_at = memo.conclusions(role, now)
+    evaluated = conclusions.evaluated
+    best = conclusions.best
     verdict = best.verdict
     build = _Builder(role, appliances, best.appliance)
     findings = [
-        _trust_finding(build, best, role, now),
+        _trust_finding(build, conclusions, role, evaluated_at),
         _identity_finding(build, best, role, now),
     ]
     risk_reasons = {risk: _reasons_for(verdict, risk) for risk in verdict.risks}
@@ -177,7 +286,7 @@ def _assess_role(
             checks.DELETED_PRINCIPAL,
             "FAILED" if deleted else "PASSED",
             deleted_details + risk_reasons.get("deleted_principal_unique_id", []),
-            corrected=without_deleted_principals(role.trust_policy, tuple(sorted(deleted))) if deleted else None,
+            corrected=conclusions.without_deleted(role, tuple(sorted(deleted))) if deleted else None,
         )
     )
     # Accounts the operator trusts (--trusted-account, TrustedAccountIds) are not foreign.
@@ -201,7 +310,7 @@ def _assess_role(
         findings.append(
             build.finding(check, "FAILED" if risk in verdict.risks else "PASSED", details + risk_reasons.get(risk, []))
         )
-    findings.append(_account_wide_finding(build, evaluated, role))
+    findings.append(_account_wide_finding(build, conclusions, role))
     findings.append(build.finding(checks.UNTAGGED_TRUSTING, "PASSED", [f"{role.name} carries the Veeam tag"]))
     return findings
 
@@ -228,6 +337,10 @@ def assess_untagged_role(
 def _assess_untagged_role(
     role: RoleSnapshot, appliances: Sequence[ApplianceState], settings: ScanSettings, now: datetime | None
 ) -> Finding | None:
+    names = {parse_role_arn(state.role_arn).name.lower() for state in appliances}
+    ids = {state.role_id for state in appliances if state.role_id}
+    if not _may_name(role.trust_policy, names, ids):
+        return None  # most untagged roles: not even parsed
     trust = parse_policy(role.trust_policy, "trust")
     if not _names_an_appliance_role(trust, appliances):
         return None  # most untagged roles: no need to evaluate them at all
@@ -314,15 +427,14 @@ def _evaluate(
     return _Evaluated(state, appliance, verdict)
 
 
-def _trust_finding(build: _Builder, best: _Evaluated, role: RoleSnapshot, now: datetime | None) -> Finding:
+def _trust_finding(build: _Builder, conclusions: _Conclusions, role: RoleSnapshot, now: datetime | None) -> Finding:
+    best = conclusions.best
     verdict = best.verdict
     details = [line for line in verdict.reasons if not line.startswith("risk ")]
     if verdict.appliance_can_assume == "yes":
         return build.finding(checks.TRUST_CAN_ASSUME, "PASSED", details)
     status: Status = "WARNING" if verdict.appliance_can_assume == "conditional" else "FAILED"
-    fix = plan_trust_fix(
-        role.trust_policy, role.arn, best.appliance, role_tags=dict(role.tags), now=now, current=verdict
-    )
+    fix = conclusions.fix(role, now)
     if fix.document is None:
         # No correction that is safe to offer: say why and what would decide, never an unconditional Allow.
         details.append(f"no corrected trust policy is offered: {fix.refusal}")
@@ -356,17 +468,13 @@ def _identity_finding(build: _Builder, best: _Evaluated, role: RoleSnapshot, now
     return build.finding(checks.IDENTITY_ALLOWS, status, list(identity.reasons))
 
 
-def _account_wide_finding(build: _Builder, evaluated: list[_Evaluated], role: RoleSnapshot) -> Finding:
-    for item in evaluated:
+def _account_wide_finding(build: _Builder, conclusions: _Conclusions, role: RoleSnapshot) -> Finding:
+    account_wide = conclusions.account_wide(role)
+    if account_wide is not None:
+        item, corrected = account_wide
         account = item.appliance.account
-        if account in item.verdict.account_principals:
-            corrected = with_role_instead_of_account(
-                role.trust_policy, account, item.appliance.role.arn, known_valid="malformed" not in item.verdict.risks
-            )
-            details = [
-                f"the trust policy names the whole account {account}; naming {item.appliance.role.arn} is enough"
-            ]
-            return build.finding(checks.ACCOUNT_WIDE, "FAILED", details, corrected=corrected)
+        details = [f"the trust policy names the whole account {account}; naming {item.appliance.role.arn} is enough"]
+        return build.finding(checks.ACCOUNT_WIDE, "FAILED", details, corrected=corrected)
     return build.finding(checks.ACCOUNT_WIDE, "PASSED", ["the trust policy names no appliance account as a whole"])
 
 
@@ -379,6 +487,41 @@ def _names_an_appliance_role(trust: PolicyDocument, appliances: Sequence[Applian
             continue
         for principal in statement.principal.aws:
             if principal.raw in ids or (principal.name or "").lower() in names:
+                return True
+    return False
+
+
+def _may_name(document: object, names: set[str], ids: set[str]) -> bool:
+    """False only when no AWS principal of the (decoded) document names an appliance role by ARN or id.
+
+    Reads ``Statement[*].Principal.AWS`` as the parser does (a statement object or a list of them, a
+    string or a list of strings), so whatever :func:`_names_an_appliance_role` finds in the parsed
+    policy is found here first: a cheap pre-check that skips parsing. Any other shape: True (parse it).
+    """
+    if type(document) is not dict:
+        return True
+    body = document.get("Statement")
+    if isinstance(body, Mapping):
+        body = [body]
+    if not isinstance(body, list):
+        return False  # no statements: the parsed policy names nobody
+    for statement in body:
+        if not isinstance(statement, Mapping):
+            continue
+        principal = statement.get("Principal")
+        if not isinstance(principal, Mapping):
+            continue  # "*" (names no role) or invalid (the parser keeps no principal from it)
+        values = principal.get("AWS")
+        if isinstance(values, str):
+            values = [values]
+        elif not isinstance(values, list):
+            if values is None:
+                continue
+            return True
+        for value in values:
+            if not isinstance(value, str):
+                return True
+            if value in ids or (classify_aws_principal(value).name or "").lower() in names:
                 return True
     return False
 
@@ -435,7 +578,7 @@ class _Builder:
             severity=_severity(check, status),
             title=f"{check.title}: {name}",
             description=check.description.format(**fields) if "{" in check.description else check.description,
-            remediation=(remediation or check.remediation).format(**fields),
+            remediation=_filled(remediation or check.remediation, fields),
             role_arn=self.resource_arn,
             account=self.account,
             partition=self.partition,
@@ -447,6 +590,11 @@ class _Builder:
             corrected_policy=corrected,
             extra=extra or {},
         )
+
+
+def _filled(template: str, fields: Mapping[str, str]) -> str:
+    """``template.format(**fields)``, without its cost for the many templates that have no field."""
+    return template.format(**fields) if "{" in template or "}" in template else template
 
 
 def _severity(check: Check, status: Status) -> Severity:

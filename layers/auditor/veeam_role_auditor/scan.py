@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .assess import assess_appliance, assess_role, assess_untagged_role, prepare_appliances
+from .assess import TrustMemo, assess_appliance, assess_role, assess_untagged_role, prepare_appliances
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, RoleSnapshot
@@ -89,14 +89,17 @@ def assess_account(
     *,
     previous_appliance_ids: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    share_verdicts: bool = True,
 ) -> tuple[list[Finding], set[str]]:
     """Pure: every finding for these snapshots, and the ARNs of the roles in scope.
 
     Each appliance and role is assessed on its own and never raises (see ``assess_role``), so one odd
-    role costs only its own findings.
+    role costs only its own findings. Roles whose trust policies conclude alike share one evaluation
+    (``share_verdicts``, see :class:`~.assess.TrustMemo`; the findings are the same without it).
     """
     findings: list[Finding] = []
     in_scope: set[str] = set()
+    memo = TrustMemo(appliances, settings) if share_verdicts else None
     for appliance in appliances:
         findings.append(assess_appliance(appliance, settings, partition=caller.partition, account=caller.account))
     for role in roles:
@@ -111,6 +114,7 @@ def assess_account(
                     now=now,
                     account=caller.account,
                     partition=caller.partition,
+                    memo=memo,
                 )
             )
         else:

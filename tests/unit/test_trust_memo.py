@@ -1,0 +1,220 @@
+"""Sharing trust verdicts between roles changes no finding: memoised and unmemoised scans of generated accounts.
+
+The accounts draw every role's trust policy from a small pool (so many roles share one), with conditions
+on the role's tags, account and organization, on time, deleted unique ids, foreign and own accounts,
+malformed documents, JSON text as well as objects, and roles in several accounts, paths and partitions,
+some with ARNs the engine refuses.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.test_policy_properties import ACCOUNT, APPLIANCE_ARN, policies, valid_policies
+from veeam_role_auditor.assess import TrustMemo, assess_role, assess_untagged_role, prepare_appliances
+from veeam_role_auditor.inventory import Caller
+from veeam_role_auditor.model import ApplianceState, RoleSnapshot
+from veeam_role_auditor.policy import NamedPolicy
+from veeam_role_auditor.scan import assess_account
+from veeam_role_auditor.settings import ScanSettings
+
+TAG = "veeam:backup-role"
+OBSERVED = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SECOND_APPLIANCE = "arn:aws:iam::444455556666:role/Imp2"
+ASSUME_ANY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+}
+TAG_CONDITIONS = [
+    {"StringEquals": {"aws:ResourceTag/team": "backup"}},
+    {"StringLike": {"aws:resourcetag/Team": ["back*", "ops"]}},
+    {"StringEquals": {"aws:PrincipalTag/x": "${aws:ResourceTag/team}"}},
+    {"StringEquals": {"aws:ResourceAccount": ACCOUNT}},
+    {"StringEquals": {"aws:ResourceOrgID": "o-a1b2c3d4e5"}},
+    {"DateLessThan": {"aws:CurrentTime": "2026-11-28T12:00:30Z"}},
+]
+tags = st.sampled_from(
+    [
+        {TAG: "true"},
+        {TAG: "true", "team": "backup"},
+        {TAG: "true", "Team": "ops", "team": "backup"},
+        {TAG: "true", "team": "ops"},
+        {"team": "backup"},
+        {},
+    ]
+)
+
+
+@st.composite
+def tag_reading_policies(draw: st.DrawFn) -> dict[str, Any]:
+    document = draw(valid_policies())
+    for statement in document["Statement"]:
+        if draw(st.booleans()):
+            statement["Condition"] = draw(st.sampled_from(TAG_CONDITIONS))
+    return document
+
+
+documents = st.one_of(
+    valid_policies(),
+    tag_reading_policies(),
+    policies(),  # malformed ones too
+    valid_policies().map(json.dumps),
+)
+
+
+@st.composite
+def roles(draw: st.DrawFn, pool: list[object]) -> RoleSnapshot:
+    account = draw(st.sampled_from([ACCOUNT, ACCOUNT, "999988887777"]))
+    partition = draw(st.sampled_from(["aws", "aws", "aws-cn"]))
+    path = draw(st.sampled_from(["/", "/", "/veeam/", "/other/"]))
+    name = draw(st.sampled_from(["Repo", "repo", "Backup-1", "Imp", "x" * 64]))
+    arn = f"arn:{partition}:iam::{account}:role{path}{name}"
+    if draw(st.integers(0, 30)) == 0:
+        arn = draw(st.sampled_from(["not-an-arn", f"arn:aws:iam::{account}:user/{name}"]))
+    return RoleSnapshot(
+        arn=arn,
+        name=name,
+        role_id=f"AROA{draw(st.integers(0, 10**6)):016d}",
+        path=path,
+        trust_policy=draw(st.sampled_from(pool)),
+        tags=draw(tags),
+        observed_at=OBSERVED,
+    )
+
+
+@st.composite
+def accounts(draw: st.DrawFn) -> tuple[list[RoleSnapshot], tuple[ApplianceState, ...], ScanSettings]:
+    pool = draw(st.lists(documents, min_size=1, max_size=5))
+    role_list = draw(st.lists(roles(pool), min_size=1, max_size=25))
+    arns = draw(st.sampled_from([(APPLIANCE_ARN,), (APPLIANCE_ARN, SECOND_APPLIANCE)]))
+    states = []
+    for arn in arns:
+        snapshot = RoleSnapshot(
+            arn=arn,
+            name=arn.rsplit("/", 1)[-1],
+            role_id="AROAAPPLIANCEEXAMPLE1",
+            path="/veeam/" if "/veeam/" in arn else "/",
+            trust_policy={},
+            tags={},
+            observed_at=OBSERVED,
+            instance_profile_arns=("arn:aws:iam::111122223333:instance-profile/Imp",),
+        )
+        states.append(
+            ApplianceState(
+                role_arn=arn,
+                in_scanned_account=True,
+                snapshot=snapshot,
+                identity_policies=(NamedPolicy("inline policy assume", ASSUME_ANY),),
+            )
+        )
+    scan_settings = ScanSettings(
+        appliance_role_arns=arns,
+        tag_key=TAG,
+        trusted_accounts=draw(st.sampled_from([(), ("999988887777",)])),
+        appliance_org_id=draw(st.sampled_from([None, "o-a1b2c3d4e5"])),
+        external_id=draw(st.sampled_from([None, "veeam-1"])),
+    )
+    return role_list, prepare_appliances(states), scan_settings
+
+
+CALLER = Caller(partition="aws", account=ACCOUNT, arn=f"arn:aws:iam::{ACCOUNT}:role/auditor")
+
+
+@given(accounts(), st.sampled_from([OBSERVED, datetime(2026, 11, 28, 12, 1, tzinfo=UTC)]))
+@settings(max_examples=150, deadline=None)
+def test_shared_verdicts_give_the_same_findings(account: Any, now: datetime) -> None:
+    role_list, appliances, scan_settings = account
+    previous = {"AROAOLDDELETEDROLE123": APPLIANCE_ARN}
+    shared = assess_account(
+        role_list, appliances, scan_settings, CALLER, previous_appliance_ids=previous, now=now, share_verdicts=True
+    )
+    alone = assess_account(
+        role_list, appliances, scan_settings, CALLER, previous_appliance_ids=previous, now=now, share_verdicts=False
+    )
+    assert shared == alone
+
+
+@given(accounts())
+@settings(max_examples=100, deadline=None)
+def test_shared_verdicts_at_the_present_time_give_the_same_findings(account: Any) -> None:
+    role_list, appliances, scan_settings = account
+    shared = assess_account(role_list, appliances, scan_settings, CALLER, share_verdicts=True)
+    alone = assess_account(role_list, appliances, scan_settings, CALLER, share_verdicts=False)
+    assert shared == alone
+
+
+def test_roles_from_one_template_share_one_evaluation() -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": APPLIANCE_ARN}, "Action": "sts:AssumeRole"}],
+    }
+    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
+    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    memo = TrustMemo(appliances, scan_settings)
+    for number in range(50):
+        role = RoleSnapshot(
+            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
+            name=f"Repo{number}",
+            role_id=f"AROA{number:016d}",
+            path="/",
+            trust_policy=json.loads(json.dumps(trust)),  # equal documents, not the same object
+            tags={TAG: "true", "n": str(number)},
+            observed_at=OBSERVED,
+        )
+        findings = assess_role(role, appliances, scan_settings, now=OBSERVED, memo=memo)
+        assert findings[0].title.endswith(f": Repo{number}")
+    assert memo.hits == 49
+
+
+def test_a_policy_reading_resource_tags_is_shared_only_by_roles_with_the_same_tags() -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": APPLIANCE_ARN},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:ResourceTag/Team": "backup"}},
+            }
+        ],
+    }
+    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
+    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    memo = TrustMemo(appliances, scan_settings)
+    statuses = []
+    for number, team in enumerate(["backup", "ops", "backup"]):
+        role = RoleSnapshot(
+            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
+            name=f"Repo{number}",
+            role_id=f"AROA{number:016d}",
+            path="/",
+            trust_policy=trust,
+            tags={TAG: "true", "team": team},
+            observed_at=OBSERVED,
+        )
+        statuses.append(assess_role(role, appliances, scan_settings, now=OBSERVED, memo=memo)[0].status)
+    assert statuses == ["PASSED", "FAILED", "PASSED"]
+    assert memo.hits == 1
+
+
+@given(accounts())
+@settings(max_examples=100, deadline=None)
+def test_the_untagged_pre_check_skips_only_roles_that_name_no_appliance(account: Any) -> None:
+    """Untagged roles are not parsed unless an AWS principal could name an appliance role: same drift findings."""
+    from veeam_role_auditor import assess
+
+    role_list, appliances, scan_settings = account
+    untagged = [role for role in role_list if TAG not in role.tags]
+    with_pre_check = [assess_untagged_role(role, appliances, scan_settings, now=OBSERVED) for role in untagged]
+    original = assess._may_name
+    assess._may_name = lambda *_: True  # type: ignore[assignment]
+    try:
+        without = [assess_untagged_role(role, appliances, scan_settings, now=OBSERVED) for role in untagged]
+    finally:
+        assess._may_name = original
+    assert with_pre_check == without

@@ -54,8 +54,9 @@ def test_exit_zero_when_nothing_fails_at_the_threshold(
 
 
 def test_scan_table_has_colourable_rows_and_a_summary(
-    sample: SampleAccount, capsys: pytest.CaptureFixture[str]
+    sample: SampleAccount, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set COLUMNS=80: this is the wide table
     code, out, _ = run(["scan", "--appliance-role-arn", sample.appliance_role_arn, "--format", "table"], capsys)
     assert code == 1
     assert "VeeamArchiveWildcard" in out

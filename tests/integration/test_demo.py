@@ -77,7 +77,12 @@ def printed_text(completed: subprocess.CompletedProcess[str]) -> str:
 
 def test_keep_running_serves_the_demo_account_to_the_printed_commands_until_ctrl_c() -> None:
     # The user's shell: no AWS settings of its own, only what the demo prints.
-    shell = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    # As a pipe without COLUMNS sees it, like the README's examples (pytest-xdist's workers set COLUMNS=80).
+    shell = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_") and name not in ("COLUMNS", "LINES")
+    }
     demo = subprocess.Popen(
         [sys.executable, "-m", "veeam_role_auditor", "demo", "--keep-running"],
         stdout=subprocess.PIPE,

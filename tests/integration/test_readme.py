@@ -48,8 +48,9 @@ def emulator() -> Iterator[dict[str, str]]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
+    # The examples show what a pipe without COLUMNS gets (pytest-xdist's workers set COLUMNS=80).
     environment = {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")},
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": "readme",
         "AWS_SECRET_ACCESS_KEY": "readme",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -28,3 +30,40 @@ def moto_server() -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+class RequestCounter:
+    """WSGI middleware that counts the requests (AWS API calls) an emulator serves."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("PATH_INFO", "").startswith("/moto-api"):
+            self.calls += 1
+        return self.app(environ, start_response)
+
+
+@contextmanager
+def counting_moto_server() -> Iterator[tuple[str, RequestCounter]]:
+    """Like :func:`moto_server`, and a counter of the API calls it has served (any client, any process)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    counter = RequestCounter(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", 0, counter, threaded=True, request_handler=MotoRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    endpoint = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"))
+    try:
+        yield endpoint, counter
+    finally:
+        server.shutdown()
+        thread.join()

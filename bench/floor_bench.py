@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--after", type=Path, default=ROOT, help="the tree measured as 'after' (default: this one)")
     parser.add_argument("--no-lambda", action="store_true", help="without the Lambda rows")
     parser.add_argument("--no-cli", action="store_true", help="without the command-line and Custodian rows")
+    parser.add_argument("--profile", action="store_true", help="then profile one CLI scan and one Lambda invocation")
     args = parser.parse_args()
     trees = {"after": args.after.resolve()} | ({"before": args.before.resolve()} if args.before else {})
     work = Path(tempfile.mkdtemp(prefix="floor-bench-"))
@@ -293,6 +294,22 @@ def main() -> None:
             for name, measure in plan.items():
                 samples[name].append(measure(round_))
             loads.append(os.getloadavg()[0])
+        profiles = {}
+        if args.profile and not args.no_cli:
+            profiles["CLI scan --format json [after]"] = work / "cli.prof"
+            command = [python, "-m", "cProfile", "-o", str(work / "cli.prof"), "-m", "veeam_role_auditor", "scan"]
+            # exit status 1: the account has failing findings
+            subprocess.run(command + scan_args, env=tree_env(trees["after"]), stdout=subprocess.DEVNULL, check=False)
+        if args.profile and not args.no_lambda:
+            profiles["Lambda scan, invocation [after]"] = work / "lambda.prof"
+            task = trees["after"] / "functions" / "scheduled_scan"
+            command = [python, "-c", LAMBDA, str(task), str(work / "profiled.json"), ACCOUNT, str(work / "lambda.prof")]
+            subprocess.run(
+                command,
+                env=tree_env(trees["after"], **lambda_env, LAMBDA_TASK_ROOT=str(task)),
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
 
     print(
         f"{args.roles} roles (half tagged) + the appliance role, moto server in the driver process; "
@@ -338,7 +355,52 @@ def main() -> None:
     if len(documents) == 2:
         same = documents["before"] == documents["after"]
         print("CLI JSON before and after: " + ("identical" if same else f"DIFFERENT (kept in {work})"))
+    for name, path in profiles.items():
+        print_profile(name, path)
     print(f"outputs in {work}")
+
+
+# Where the time of a profiled run goes, by the code that spends it (own time of each function).
+AREAS = (
+    ("botocore: parsing responses", ("botocore/parsers.py", "botocore/handlers.py", "xml/etree", "pyexpat")),
+    ("timestamps (auditor parser, dateutil)", ("(parse_timestamp)", "(_parse_timestamp_with_tzinfo)", "dateutil/")),
+    ("snapshots from responses (inventory.py)", ("veeam_role_auditor/inventory.py",)),
+    ("HTTP, waiting for the emulator", ("urllib3/", "http/client.py", "socket.py", "ssl.py", "_socket")),
+    ("trust engine (policy/)", ("veeam_role_auditor/policy/",)),
+    ("corrections (remediation.py)", ("veeam_role_auditor/remediation.py",)),
+    ("assessment and findings", ("veeam_role_auditor/assess.py", "veeam_role_auditor/scan.py", "model.py")),
+    ("publishing (publish/)", ("veeam_role_auditor/publish/",)),
+    ("JSON (encode/decode)", ("json/",)),
+    ("imports", ("<frozen importlib", "<frozen zipimport", "{built-in method _imp", "marshal")),
+    ("botocore/boto3: the rest", ("botocore/", "boto3/")),
+    ("rich and its refresh thread", ("rich/", "threading.py")),
+    ("command line (cli.py, cli_scan.py)", ("veeam_role_auditor/cli",)),
+)
+
+
+def print_profile(name: str, path: Path) -> None:
+    """Own time per area; a built-in function's time goes to the areas of its callers, in proportion."""
+    import pstats
+
+    stats = pstats.Stats(str(path)).stats  # type: ignore[attr-defined]
+
+    def area_of(key: tuple[str, int, str]) -> str:
+        where = f"{key[0]}:{key[1]}({key[2]})"
+        return next((label for label, marks in AREAS if any(mark in where for mark in marks)), "other")
+
+    areas: dict[str, float] = {}
+    total = 0.0
+    for key, (_, _, own, _, callers) in stats.items():
+        total += own
+        if key[0] == "~" and callers:
+            spent = sum(timing[2] for timing in callers.values()) or 1.0
+            for caller, timing in callers.items():
+                areas[area_of(caller)] = areas.get(area_of(caller), 0.0) + own * timing[2] / spent
+        else:
+            areas[area_of(key)] = areas.get(area_of(key), 0.0) + own
+    print(f"\nprofile of one {name} (cProfile, own time; {total:.2f} s profiled):")
+    for area, seconds in sorted(areas.items(), key=lambda item: -item[1]):
+        print(f"  {area:42} {seconds:>6.2f} s {seconds / total:>6.1%}")
 
 
 def normalised(path: Path) -> str:

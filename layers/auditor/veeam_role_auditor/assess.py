@@ -45,6 +45,8 @@ _VIA_RANK = {None: 0, "wildcard": 1, "account_root": 2, "role_arn": 3}
 
 @dataclass(frozen=True)
 class _Evaluated:
+    """One appliance's trust verdict for a role."""
+
     state: ApplianceState
     appliance: Appliance
     verdict: TrustVerdict

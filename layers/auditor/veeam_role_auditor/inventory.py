@@ -107,6 +107,8 @@ def error_code(error: ClientError) -> str:
 
 @dataclass(frozen=True)
 class Caller:
+    """Who the scan runs as: the account scanned and its partition."""
+
     partition: str
     account: str
     arn: str

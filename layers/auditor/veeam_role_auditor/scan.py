@@ -19,6 +19,8 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class ScanResult:
+    """What one full scan found, and what it read."""
+
     caller: Caller
     findings: tuple[Finding, ...]
     roles_seen: int

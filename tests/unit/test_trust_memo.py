@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -218,3 +219,44 @@ def test_the_untagged_pre_check_skips_only_roles_that_name_no_appliance(account:
     finally:
         assess._may_name = original
     assert with_pre_check == without
+
+
+@pytest.mark.parametrize("planner", ["plan_trust_fix", "with_role_instead_of_account", "without_deleted_principals"])
+def test_a_correction_that_raises_is_not_remembered_as_none(monkeypatch: pytest.MonkeyPatch, planner: str) -> None:
+    """A defect in planning makes each role sharing the verdict NOT_AVAILABLE, as it does without sharing."""
+    from veeam_role_auditor import assess
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("planning defect")
+
+    monkeypatch.setattr(assess, planner, broken)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "AROAOLDDELETEDROLE123"]},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": "x"}},
+            },
+        ],
+    }
+    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
+    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    role_list = [
+        RoleSnapshot(
+            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
+            name=f"Repo{number}",
+            role_id=f"AROA{number:016d}",
+            path="/",
+            trust_policy=trust,
+            tags={TAG: "true"},
+            observed_at=OBSERVED,
+        )
+        for number in range(3)
+    ]
+    shared, _ = assess_account(role_list, appliances, scan_settings, CALLER, now=OBSERVED, share_verdicts=True)
+    alone, _ = assess_account(role_list, appliances, scan_settings, CALLER, now=OBSERVED, share_verdicts=False)
+    # (the appliance's own finding, observed now since it is in another account, aside)
+    assert shared[1:] == alone[1:]
+    assert {finding.status for finding in shared if finding.role_arn.endswith("Repo2")} == {"NOT_AVAILABLE"}

@@ -189,7 +189,7 @@ class _Conclusions:
     def account_wide(self, role: RoleSnapshot) -> tuple[_Evaluated, dict[str, Any]] | None:
         """The first appliance whose whole account the policy names, and the policy naming its role instead."""
         if self._account_wide is False:
-            self._account_wide = None
+            found = None  # stored only once planned: a planning that raises is tried again by the next role
             for item in self.evaluated:
                 account = item.appliance.account
                 if account in item.verdict.account_principals:
@@ -199,8 +199,9 @@ class _Conclusions:
                         item.appliance.role.arn,
                         known_valid="malformed" not in item.verdict.risks,
                     )
-                    self._account_wide = (item, corrected)
+                    found = (item, corrected)
                     break
+            self._account_wide = found
         return self._account_wide  # type: ignore[return-value]
 
 

@@ -172,6 +172,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--roles", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--documents", type=int, help="distinct trust policies (default: one per role)")
     parser.add_argument("--before", type=Path, help="a tree to compare (layers/auditor, functions)")
     parser.add_argument("--custodian", type=Path, help="the custodian executable of a c7n venv")
     parser.add_argument("--after", type=Path, default=ROOT, help="the tree measured as 'after' (default: this one)")
@@ -189,7 +190,7 @@ def main() -> None:
             return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=client_config())
 
         started = time.perf_counter()
-        appliance = populate(client("iam"), args.roles)
+        appliance = populate(client("iam"), args.roles, args.documents)
         dynamodb, securityhub, sns = client("dynamodb"), client("securityhub"), client("sns")
         create_table(dynamodb, "state")
         securityhub.enable_security_hub()
@@ -312,7 +313,8 @@ def main() -> None:
             )
 
     print(
-        f"{args.roles} roles (half tagged) + the appliance role, moto server in the driver process; "
+        f"{args.roles} roles (half tagged) + the appliance role, {args.documents or 'all'} distinct trust policies, "
+        "moto server in the driver process; "
         f"median of {args.rounds} interleaved rounds; load average (1 min) during the rounds: "
         + ", ".join(f"{load:.2f}" for load in loads)
     )

@@ -339,10 +339,19 @@ def main() -> None:
             + f" {wall / floor:>12.2f}x"
         )
     if not args.no_lambda:
-        scans = {name: json.loads((work / f"lambda-{name}-0.json").read_text())["scan"] for name in trees}
+        scans = {
+            name: [
+                json.loads((work / f"lambda-{name}-{round_}.json").read_text())["scan"][0]
+                for round_ in range(args.rounds)
+            ]
+            for name in trees
+        }
         print(
-            "Lambda: scan_account inside the invocation (wall, CPU s): "
-            + "; ".join(f"{name} {scan[0][0]:.2f}, {scan[0][1]:.2f}" for name, scan in scans.items())
+            "Lambda: scan_account inside the invocation, median (wall, CPU s): "
+            + "; ".join(
+                f"{name} {statistics.median(s[0] for s in scan):.2f}, {statistics.median(s[1] for s in scan):.2f}"
+                for name, scan in scans.items()
+            )
         )
         print(
             "Lambda summary (after): " + json.dumps(json.loads((work / "lambda-after-0.json").read_text())["summary"])

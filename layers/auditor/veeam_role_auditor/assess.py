@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pickle
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from .policy import (
     InvalidArnError,
     NamedPolicy,
     PolicyDocument,
+    RoleArn,
     TrustVerdict,
     evaluate_identity,
     evaluate_service_trust,
@@ -213,14 +215,38 @@ class TrustMemo:
     aws:ResourceTag or iam:ResourceTag, the appliances and the time (to the second: the request context
     keeps no finer time). The key holds all of those and the ARN's path besides; the role's name only
     appears in the texts each role's findings are built with. Roles created from one template share one
-    evaluation. tests/integration/test_trust_memo.py holds memoised and unmemoised scans equal.
+    evaluation. tests/unit/test_trust_memo.py holds memoised and unmemoised scans equal.
+
+    Given the ``roles`` to come, only conclusions that another role will share are kept, and only until
+    its last role has them: keeping every one would cost more (in garbage collection) than sharing saves
+    in an account whose policies are all distinct (bench/scan_bench.py --documents).
     """
 
-    def __init__(self, appliances: Sequence[ApplianceState], settings: ScanSettings) -> None:
+    def __init__(
+        self,
+        appliances: Sequence[ApplianceState],
+        settings: ScanSettings,
+        roles: Iterable[RoleSnapshot] | None = None,
+    ) -> None:
         self.appliances = appliances
         self.settings = settings
-        self._entries: dict[tuple[object, ...], _Conclusions] = {}
+        self._entries: dict[tuple[object, ...], dict[tuple[object, ...], _Conclusions]] = {}
+        self._uses: Counter[tuple[object, ...]] | None = None
+        self._left: Counter[tuple[object, ...]] = Counter()
+        self._planned: dict[int, tuple[RoleSnapshot, tuple[object, ...] | None]] = {}
         self.hits = 0
+        if roles is not None:
+            self._uses = Counter()
+            for role in roles:
+                try:
+                    arn = parse_role_arn(role.arn)
+                except InvalidArnError:
+                    continue  # assessing it raises the same error before the memo is asked
+                key = _policy_key(role, arn)
+                self._planned[id(role)] = (role, key)
+                if key is not None:
+                    self._uses[key] += 1
+            self._left = Counter(self._uses)
 
     def conclusions(self, role: RoleSnapshot, now: datetime | None) -> tuple[_Conclusions, datetime | None]:
         """The conclusions for ``role`` and the time they were reached at (``now``, or this second)."""
@@ -232,23 +258,38 @@ class TrustMemo:
             if arn is None:
                 arn = parse_role_arn(role.arn)
         moment = now if now is not None else datetime.now(UTC).replace(microsecond=0)
-        try:
-            # pickle tells every type apart (1, 1.0, True; list, tuple; str and int keys), unlike json.
-            document = pickle.dumps(role.trust_policy, protocol=4)
-        except Exception:  # noqa: BLE001 -- a document pickle cannot write is simply not shared
+        planned = self._planned.get(id(role))
+        if planned is not None and planned[0] is role:
+            key = planned[1]
+        else:
+            key = _policy_key(role, arn) if arn is not None else None
+        if key is None or (self._uses is not None and self._uses[key] < 2):
             return _Conclusions(role, self.appliances, self.settings, moment), moment
-        # Condition keys and policy variables are compared lower-cased (str.lower) by the engine; no
-        # non-ASCII character lowers to a letter of "resourcetag", and pickle writes strings as UTF-8.
-        tags = tuple(role.tags.items()) if b"resourcetag" in document.lower() else None
-        key = (document, arn.partition, arn.account, arn.path, tags, tuple(engine_appliances), moment) if arn else None
-        entry = self._entries.get(key) if key else None
+        entries = self._entries.setdefault(key, {})
+        context = (tuple(engine_appliances), moment)
+        entry = entries.get(context)
         if entry is None:
-            entry = _Conclusions(role, self.appliances, self.settings, moment)
-            if key:
-                self._entries[key] = entry
+            entry = entries[context] = _Conclusions(role, self.appliances, self.settings, moment)
         else:
             self.hits += 1
+        if self._uses is not None:
+            self._left[key] -= 1
+            if self._left[key] <= 0:
+                del self._entries[key]  # its last role: nobody asks again
         return entry, moment
+
+
+def _policy_key(role: RoleSnapshot, arn: RoleArn) -> tuple[object, ...] | None:
+    """What of the role its trust conclusions read, besides appliances and time (None: not shared)."""
+    try:
+        # pickle tells every type apart (1, 1.0, True; list, tuple; str and int keys), unlike json.
+        document = pickle.dumps(role.trust_policy, protocol=4)
+    except Exception:  # noqa: BLE001 -- a document pickle cannot write is simply not shared
+        return None
+    # Condition keys and policy variables are compared lower-cased (str.lower) by the engine; no
+    # non-ASCII character lowers to a letter of "resourcetag", and pickle writes strings as UTF-8.
+    tags = tuple(role.tags.items()) if b"resourcetag" in document.lower() else None
+    return (document, arn.partition, arn.account, arn.path, tags)
 
 
 def _assess_role(

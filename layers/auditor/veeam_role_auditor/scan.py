@@ -101,7 +101,11 @@ def assess_account(
     """
     findings: list[Finding] = []
     in_scope: set[str] = set()
-    memo = TrustMemo(appliances, settings) if share_verdicts else None
+    memo = (
+        TrustMemo(appliances, settings, roles=[role for role in roles if settings.in_scope(role.tags, role.path)])
+        if share_verdicts
+        else None
+    )
     for appliance in appliances:
         findings.append(assess_appliance(appliance, settings, partition=caller.partition, account=caller.account))
     for role in roles:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory, auditor_session, client_config
 from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
-from .publish import PublishError, PublishReport, PublishSettings, Scope, make_publisher
+from .publish import PublishError, PublishReport, Scope, make_publisher
 from .publish.state import StateStore
 from .scan import full_scope, scan_account, selected
-from .settings import ScanSettings, SettingsError
+from .settings import LambdaConfig, ScanSettings
 from .suppressions import SuppressionError, SuppressionRule, apply_suppressions, parse_rules, split_expired
 
 LOGGER = logging.getLogger(__name__)
@@ -74,40 +73,6 @@ class ClientCache:
                 self._session = auditor_session()  # parses response timestamps without dateutil
             self.created[service] = self._session.client(service, config=client_config())
         return self.created[service]
-
-
-@dataclass(frozen=True)
-class LambdaConfig:
-    """Everything the functions read from their environment (set by template.yaml), once."""
-
-    scan: ScanSettings
-    publish: PublishSettings
-    table_name: str
-    topic_arn: str | None
-    recheck_queue_url: str | None
-    scan_function_name: str | None
-    suppressions_parameter: str | None = None
-    """Name of the SSM parameter holding the suppression rules (JSON); None: no suppressions."""
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> LambdaConfig:
-        env = os.environ if environ is None else environ
-        table = env.get("VRA_STATE_TABLE")
-        if not table:
-            raise SettingsError("VRA_STATE_TABLE is not set: the name of the DynamoDB state table is required")
-        try:
-            publish = PublishSettings.from_environment(env)
-        except ValueError as exc:
-            raise SettingsError(str(exc)) from None
-        return cls(
-            scan=ScanSettings.from_environment(env),
-            publish=publish,
-            table_name=table,
-            topic_arn=env.get("VRA_TOPIC_ARN") or None,
-            recheck_queue_url=env.get("VRA_RECHECK_QUEUE_URL") or None,
-            scan_function_name=env.get("VRA_SCAN_FUNCTION_NAME") or None,
-            suppressions_parameter=env.get("VRA_SUPPRESSIONS_PARAMETER") or None,
-        )
 
 
 @dataclass

@@ -1,17 +1,39 @@
-"""Scan settings, resolved once: explicit argument, then environment variable, then default."""
+"""Every setting of the auditor, resolved once: explicit argument, then environment variable, then default.
+
+- :class:`ScanSettings`: what to audit (command line and Lambda);
+- :func:`publish_settings`: how to publish (:class:`~.publish.PublishSettings`) from ``VRA_*`` variables;
+- :class:`LambdaConfig`: everything the Lambda functions read from their environment (``template.yaml``).
+
+A value that cannot be used raises :class:`SettingsError` naming the variable, the value and what is expected.
+An empty variable counts as unset (CloudFormation passes an empty parameter as an empty string).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .checks import CATALOGUE
+from .model import SEVERITY_ORDER
 from .policy import InvalidArnError, parse_role_arn
+
+if TYPE_CHECKING:
+    from .publish import PublishSettings
 
 DEFAULT_TAG_KEY = "veeam:backup-role"
 DEFAULT_AWS_TIMEOUT = 90.0
 """Seconds one AWS call of the command line may take, retries included (``--timeout``)."""
+DEFAULT_REGION = "us-east-1"
+DEFAULT_APPLIANCE_MAX_AGE = 60.0
+"""Seconds a warm iam_change container reuses the appliance (Impersonation) role it read for one event
+(``VRA_APPLIANCE_MAX_AGE``; 0: read it for every event). Safe because a change to the appliance role (its
+trust, tags, policies, boundary, instance profiles, or a managed policy attached to it) arrives as its own
+CloudTrail event, which triggers a full scan that reads the appliance afresh and empties this cache."""
+_TRUE = frozenset({"1", "true", "yes", "enabled"})
+_FALSE = frozenset({"0", "false", "no", "disabled"})
 
 
 class SettingsError(ValueError):
@@ -83,21 +105,148 @@ class ScanSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> ScanSettings:
         """Settings from ``VRA_*`` environment variables (what the SAM template sets), then overrides."""
-        env = os.environ if environ is None else environ
-
-        def listed(name: str) -> tuple[str, ...]:
-            return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
-
+        env = Environment(environ)
         values: dict[str, object] = {
-            "appliance_role_arns": listed("VRA_APPLIANCE_ROLE_ARNS"),
-            "tag_key": env.get("VRA_TAG_KEY") or DEFAULT_TAG_KEY,
-            "tag_values": listed("VRA_TAG_VALUES"),
-            "path_prefix": env.get("VRA_PATH_PREFIX") or "/",
-            "external_id": env.get("VRA_EXTERNAL_ID") or None,
-            "appliance_org_id": env.get("VRA_APPLIANCE_ORG_ID") or None,
-            "checks": listed("VRA_CHECKS"),
-            "excluded_checks": listed("VRA_EXCLUDED_CHECKS"),
-            "trusted_accounts": listed("VRA_TRUSTED_ACCOUNT_IDS"),
+            "appliance_role_arns": env.listed("VRA_APPLIANCE_ROLE_ARNS"),
+            "tag_key": env.text("VRA_TAG_KEY") or DEFAULT_TAG_KEY,
+            "tag_values": env.listed("VRA_TAG_VALUES"),
+            "path_prefix": env.text("VRA_PATH_PREFIX") or "/",
+            "external_id": env.text("VRA_EXTERNAL_ID"),
+            "appliance_org_id": env.text("VRA_APPLIANCE_ORG_ID"),
+            "checks": env.listed("VRA_CHECKS"),
+            "excluded_checks": env.listed("VRA_EXCLUDED_CHECKS"),
+            "trusted_accounts": env.listed("VRA_TRUSTED_ACCOUNT_IDS"),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+class Environment:
+    """Reads ``VRA_*`` variables: an empty value is unset, an unusable one a :class:`SettingsError`."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def text(self, name: str) -> str | None:
+        return self._environ.get(name) or None
+
+    def listed(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list (CloudFormation's CommaDelimitedList arrives joined by commas)."""
+        return tuple(item.strip() for item in (self.text(name) or "").split(",") if item.strip())
+
+    def whole(self, name: str, default: int, *, minimum: int, meaning: str) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise SettingsError(f"{name} must be a whole number of at least {minimum} ({meaning}), got {raw!r}")
+        return value
+
+    def seconds(self, name: str, default: float, *, meaning: str) -> float:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            value = -1.0
+        if not math.isfinite(value) or value < 0:
+            raise SettingsError(f"{name} must be a number of seconds, 0 or more ({meaning}), got {raw!r}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.strip().upper() not in choices:
+            raise SettingsError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return raw.strip().upper()
+
+
+def publish_settings(environ: Mapping[str, str] | None = None, **arguments: Any) -> PublishSettings:
+    """How to publish: each field from its argument when given (not None), else ``VRA_*``, else the default.
+
+    ``VRA_SECURITY_HUB`` (true/false), ``VRA_REFRESH_DAYS`` (at least 1), ``VRA_DIGEST_THRESHOLD`` (at least
+    1), ``VRA_MIN_ALERT_SEVERITY`` (a severity); the region is Lambda's ``AWS_REGION``.
+    """
+    from .publish import PublishSettings  # the command line's evaluate needs no publishing (and no botocore)
+
+    env = Environment(environ)
+    values: dict[str, Any] = {
+        "region": env.text("AWS_REGION") or env.text("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+        "security_hub": env.flag("VRA_SECURITY_HUB", True),
+        "refresh_days": env.whole(
+            "VRA_REFRESH_DAYS", 7, minimum=1, meaning="days after which an unchanged finding is sent again"
+        ),
+        "digest_threshold": env.whole(
+            "VRA_DIGEST_THRESHOLD", 20, minimum=1, meaning="transitions from which one digest alert is sent"
+        ),
+        "min_alert_severity": env.choice("VRA_MIN_ALERT_SEVERITY", "MEDIUM", tuple(SEVERITY_ORDER)),
+    }
+    values.update({key: value for key, value in arguments.items() if value is not None})
+    try:
+        return PublishSettings(**values)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class LambdaConfig:
+    """Everything the functions read from their environment (set by template.yaml), once."""
+
+    scan: ScanSettings
+    publish: PublishSettings
+    table_name: str
+    topic_arn: str | None
+    recheck_queue_url: str | None
+    scan_function_name: str | None
+    suppressions_parameter: str | None = None
+    """Name of the SSM parameter holding the suppression rules (JSON); None: no suppressions."""
+    appliance_max_age: float = DEFAULT_APPLIANCE_MAX_AGE
+    """Seconds an event of the iam_change function may reuse the appliance role read for an earlier one."""
+
+    def __post_init__(self) -> None:
+        if not self.table_name:
+            raise SettingsError("VRA_STATE_TABLE is not set: the name of the DynamoDB state table is required")
+        if not (math.isfinite(self.appliance_max_age) and self.appliance_max_age >= 0):
+            raise SettingsError(f"the appliance cache time must be 0 or more seconds, got {self.appliance_max_age}")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **arguments: Any) -> LambdaConfig:
+        """Each field from its argument when given (not None), else its ``VRA_*`` variable, else the default."""
+        env = Environment(environ)
+        values: dict[str, Any] = {
+            "table_name": env.text("VRA_STATE_TABLE"),
+            "topic_arn": env.text("VRA_TOPIC_ARN"),
+            "recheck_queue_url": env.text("VRA_RECHECK_QUEUE_URL"),
+            "scan_function_name": env.text("VRA_SCAN_FUNCTION_NAME"),
+            "suppressions_parameter": env.text("VRA_SUPPRESSIONS_PARAMETER"),
+        }
+        values.update({key: value for key, value in arguments.items() if value is not None})
+        if not values["table_name"]:
+            raise SettingsError("VRA_STATE_TABLE is not set: the name of the DynamoDB state table is required")
+        if "scan" not in values:
+            values["scan"] = ScanSettings.from_environment(environ)
+        if "publish" not in values:
+            values["publish"] = publish_settings(environ)
+        if "appliance_max_age" not in values:
+            values["appliance_max_age"] = env.seconds(
+                "VRA_APPLIANCE_MAX_AGE",
+                DEFAULT_APPLIANCE_MAX_AGE,
+                meaning="how long a warm iam_change function reuses the appliance role it read",
+            )
+        return cls(**values)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +57,8 @@ MAX_NOTE = 512
 
 @dataclass(frozen=True)
 class PublishSettings:
+    """How findings are published; read from the environment by :func:`..settings.publish_settings`."""
+
     region: str
     security_hub: bool = True
     refresh_days: int = 7
@@ -71,19 +72,6 @@ class PublishSettings:
             raise ValueError(f"minimum alert severity must be one of {', '.join(SEVERITY_ORDER)}")
         if self.refresh_days < 1 or self.digest_threshold < 1:
             raise ValueError("refresh days and the digest threshold must be at least 1")
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PublishSettings:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {
-            "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
-            "security_hub": env.get("VRA_SECURITY_HUB", "true").lower() in ("1", "true", "yes", "enabled"),
-            "refresh_days": int(env.get("VRA_REFRESH_DAYS") or 7),
-            "digest_threshold": int(env.get("VRA_DIGEST_THRESHOLD") or 20),
-            "min_alert_severity": (env.get("VRA_MIN_ALERT_SEVERITY") or "MEDIUM").upper(),
-        }
-        values.update({key: value for key, value in overrides.items() if value is not None})
-        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from .arn import RoleArn, parse_role_arn
-from .conditions import NO_VALUE, evaluate_clause, pattern_match, resolve_policy_string
 from .context import Appliance, RequestContext
-from .document import PolicyDocument, Statement, parse_policy
+from .document import parse_policy
+from .permissions import statement_applies
 from .tri import Tri, tri_all, tri_any
 from .trust import ASSUME_ROLE, Answer, action_applies
 
@@ -74,7 +74,7 @@ def evaluate_identity(
         for statement in policy.statements:
             if statement.effect != effect or not action_applies(statement):
                 continue
-            outcome = _statement_applies(policy, statement, role, context)
+            outcome = statement_applies(policy, statement, role.arn, context, literal=True)
             if outcome is not Tri.FALSE:
                 results.append(outcome)
                 verb = "allows" if effect == "Allow" else "explicitly denies"
@@ -97,27 +97,3 @@ def evaluate_identity(
     # The line that decided a denial comes first: it is what a reader (and an alert) needs.
     reasons[:0] = decisive
     return IdentityVerdict(_ANSWER[result], tuple(reasons), tuple(malformed))
-
-
-def _statement_applies(policy: PolicyDocument, statement: Statement, role: RoleArn, context: RequestContext) -> Tri:
-    resolve = policy.resolves_variables
-    if statement.resources is not None:
-        resource = tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.resources)
-    else:
-        assert statement.not_resources is not None
-        resource = ~tri_any(_resource_match(pattern, role, context, resolve) for pattern in statement.not_resources)
-    if resource is Tri.FALSE:
-        return Tri.FALSE
-    conditions = tri_all(evaluate_clause(clause, context, resolve) for clause in statement.conditions)
-    return min(resource, conditions)
-
-
-def _resource_match(pattern: str, role: RoleArn, context: RequestContext, resolve: bool) -> Tri:
-    resolved = resolve_policy_string(pattern, context, resolve)
-    if resolved is None:
-        return Tri.UNKNOWN
-    if resolved is NO_VALUE:
-        # "Policy variables with no value": "the resource that includes a policy variable with no value
-        # will not match any resource" (Resource and NotResource alike).
-        return Tri.FALSE
-    return Tri.of(pattern_match(resolved, role.arn))

@@ -111,10 +111,74 @@ def is_all_stars(pattern: str) -> bool:
     return bool(pattern) and set(pattern) == {"*"}
 
 
+# ---------------------------------------------------------------- pattern against pattern
+# A required resource Veeam cannot name in advance is itself a pattern ("*": any resource). Whether a
+# policy's Resource pattern matches every, some or none of the values such a pattern stands for is a
+# question about the two patterns' languages, decided exactly by walking both at once. Characters that
+# appear in neither pattern behave alike, so one stand-in (from ``_OTHERS``) represents all of them.
+
+_OTHERS = "\0\1\2\3"
+
+
+def _glob_closure(positions: frozenset[int], pattern: str) -> frozenset[int]:
+    return frozenset(_closure(set(positions), pattern))
+
+
+def _glob_step(positions: frozenset[int], pattern: str, char: str) -> frozenset[int]:
+    advanced: set[int] = set()
+    for pos in positions:
+        if pos == len(pattern):
+            continue
+        symbol = pattern[pos]
+        if symbol == "*":
+            advanced.add(pos)
+        elif symbol in ("?", char):
+            advanced.add(pos + 1)
+    return _glob_closure(frozenset(advanced), pattern)
+
+
+@lru_cache(maxsize=4096)
+def glob_relation(pattern: str, values: str, *, ignore_case: bool = False) -> Tri:
+    """Whether ``pattern`` matches every (TRUE), some (UNKNOWN) or none (FALSE) of the strings ``values`` matches.
+
+    Both are IAM wildcard patterns (``*`` any run of characters, ``?`` exactly one). Exact: the two
+    patterns are run side by side over an alphabet of their own characters plus one stand-in for every
+    other character, visiting each pair of position sets once.
+    """
+    if ignore_case:
+        pattern, values = pattern.casefold(), values.casefold()
+    if not has_wildcard(values):
+        return Tri.of(glob_match(pattern, values))
+    if is_all_stars(pattern):
+        return Tri.TRUE
+    alphabet = sorted(set(pattern + values) - {"*", "?"})
+    alphabet.append(next(char for char in _OTHERS if char not in alphabet))
+    start = (_glob_closure(frozenset({0}), values), _glob_closure(frozenset({0}), pattern))
+    seen = {start}
+    queue = [start]
+    both = only_values = False  # found: a value both match / a value only ``values`` matches
+    while queue and not (both and only_values):
+        value_positions, pattern_positions = queue.pop()
+        if len(values) in value_positions:
+            if len(pattern) in pattern_positions:
+                both = True
+            else:
+                only_values = True
+        for char in alphabet:
+            state = (_glob_step(value_positions, values, char), _glob_step(pattern_positions, pattern, char))
+            if state[0] and state not in seen:
+                seen.add(state)
+                queue.append(state)
+    if not only_values:
+        return Tri.TRUE
+    return Tri.UNKNOWN if both else Tri.FALSE
+
+
 __all__ = [
     "arn_match",
     "glob_match",
     "glob_match_with_unknown_suffix",
+    "glob_relation",
     "glob_to_regex",
     "has_wildcard",
     "is_all_stars",

@@ -1,0 +1,357 @@
+"""Veeam purpose profiles: every version's data validates, and the loader's answers are exact."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from veeam_role_auditor.purposes import (
+    PURPOSES,
+    PurposeProfile,
+    available_versions,
+    default_version,
+    load_extra_profiles,
+    load_version,
+    parse_purpose_tag,
+    required_policy,
+    resolve_version,
+    validate_profile,
+    version_difference,
+)
+
+HELP_CENTER = re.compile(r"^https://helpcenter\.veeam\.com/(docs|archive)/(vbaws|vbr)/\S+\.html$")
+
+# Action counts per purpose at 10.0.0.232, as read from the pages (plus changelog additions a page lacks).
+V10_COUNTS = {
+    "organization-rescan": 8,
+    "ec2-backup": 62,
+    "ec2-restore": 56,
+    "rds-backup": 46,
+    "rds-instance-restore": 48,
+    "rds-database-restore": 53,
+    "dynamodb-backup": 49,
+    "dynamodb-restore": 35,
+    "redshift-backup": 43,
+    "redshift-restore": 33,
+    "redshift-serverless-backup": 33,
+    "redshift-serverless-restore": 33,
+    "efs-backup": 69,
+    "efs-restore": 50,
+    "fsx-backup": 50,
+    "fsx-restore": 40,
+    "vpc-backup": 48,
+    "vpc-restore": 179,
+    "repository": 28,
+    "worker-deployment": 77,
+    "worker-production": 33,
+    "worker-flr": 83,
+    "worker-configuration": 6,
+    "full-access": 451,
+}
+BACKUP = ("backup.amazonaws.com",)
+TRUST = {
+    "rds-database-restore": ("rds.amazonaws.com",),
+    "dynamodb-backup": BACKUP,
+    "dynamodb-restore": BACKUP,
+    "redshift-backup": BACKUP,
+    "redshift-restore": BACKUP,
+    "efs-backup": BACKUP,
+    "efs-restore": BACKUP,
+    "fsx-backup": BACKUP,
+    "fsx-restore": BACKUP,
+    "repository": ("batchoperations.s3.amazonaws.com",),
+    "worker-production": ("ec2.amazonaws.com",),
+    "worker-flr": ("ec2.amazonaws.com",),
+    "full-access": ("backup.amazonaws.com", "batchoperations.s3.amazonaws.com", "ec2.amazonaws.com"),
+}
+
+
+def lower(actions: tuple[str, ...]) -> set[str]:
+    return {action.lower() for action in actions}
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_every_version_loads_every_purpose_and_validates(version: str) -> None:
+    profiles = load_version(version)
+    assert tuple(profiles) == PURPOSES
+    for purpose, profile in profiles.items():
+        validate_profile(profile, f"{version} {purpose}")
+        assert profile.purpose == purpose
+        assert profile.version == version
+        assert len(lower(profile.actions)) == len(profile.actions)
+        assert profile.sources
+        assert all(HELP_CENTER.match(source) for source in profile.sources), profile.sources
+        assert all(HELP_CENTER.match(statement.source) for statement in profile.statements)
+        assert profile.trust_services == TRUST.get(purpose, ())
+        assert profile.instance_profile == (purpose in {"worker-production", "worker-flr", "full-access"})
+
+
+def test_default_version_is_the_newest_complete_one_and_v11_is_derived_from_it() -> None:
+    assert available_versions() == ("10.0.0.232", "11")
+    assert default_version() == "10.0.0.232"
+    assert not any(profile.derived for profile in load_version("10.0.0.232").values())
+    assert all(profile.derived for profile in load_version("11").values())
+
+
+def test_v10_action_counts_are_those_read_from_the_pages() -> None:
+    assert {purpose: len(profile.actions) for purpose, profile in load_version("10.0.0.232").items()} == V10_COUNTS
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_full_access_holds_every_other_purposes_actions(version: str) -> None:
+    profiles = load_version(version)
+    union = set().union(*(lower(profile.actions) for profile in profiles.values()))
+    assert lower(profiles["full-access"].actions) == union
+
+
+def test_changelog_additions_a_page_lacks_are_their_own_statement() -> None:
+    ec2 = load_version("10")["ec2-backup"]
+    assert [statement.sid for statement in ec2.statements] == ["Page", "Changelog"]
+    assert ec2.statements[1].actions == ("kms:GenerateDataKeyWithoutPlaintext",)
+    assert ec2.statements[1].source == "https://helpcenter.veeam.com/archive/vbaws/9/guide/permissions_changelog.html"
+    assert ec2.statements[0].source == "https://helpcenter.veeam.com/docs/vbaws/guide/role_permissions_backup_ec2.html"
+    assert "ec2:DescribeImages" in load_version("10")["worker-flr"].actions
+    assert "rds:DeleteTenantDatabase" in load_version("10")["full-access"].actions
+
+
+def test_casing_is_kept_as_published() -> None:
+    assert "iam:listInstanceProfiles" in load_version("10")["ec2-restore"].actions
+    assert "servicequotas:listServiceQuotas" in load_version("10")["rds-database-restore"].actions
+
+
+def test_upgrade_to_11_adds_the_changelog_actions() -> None:
+    differences = {purpose: version_difference(purpose, "10", "11") for purpose in PURPOSES}
+    changed = {purpose: difference.added_actions for purpose, difference in differences.items() if difference}
+    assert changed == {
+        "ec2-backup": ("ebs:GetSnapshotBlock", "kms:Decrypt"),
+        "worker-production": ("pricing:GetProducts",),
+        "full-access": ("ebs:GetSnapshotBlock", "pricing:GetProducts"),
+    }
+    assert all(not difference.removed_actions for difference in differences.values())
+    assert load_version("11")["ec2-backup"].statements[-1].source == (
+        "https://helpcenter.veeam.com/docs/vbr/userguide/aws_permissions_changelog.html"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (None, "10.0.0.232"),
+        ("10", "10.0.0.232"),
+        ("10.0", "10.0.0.232"),
+        (" 10.0.0.232 ", "10.0.0.232"),
+        ("11", "11"),
+    ],
+)
+def test_versions_are_named_by_build_or_its_leading_parts(name: str | None, expected: str) -> None:
+    assert resolve_version(name) == expected
+
+
+@pytest.mark.parametrize("name", ["9", "10.1", "10.0.0.2", "twelve", ""])
+def test_an_unknown_version_names_the_known_ones(name: str) -> None:
+    with pytest.raises(ValueError, match=r"unknown Veeam version .*: known versions are 10\.0\.0\.232, 11$"):
+        load_version(name)
+
+
+def test_required_policy_of_two_small_purposes_is_exact() -> None:
+    required = required_policy(["worker-configuration", "organization-rescan"], "10")
+    assert required.document == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "VeeamRequired1",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:DescribeAccountAttributes",
+                    "ec2:DescribeAvailabilityZones",
+                    "ec2:DescribeRegions",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                    "iam:GetContextKeysForPrincipalPolicy",
+                    "iam:ListAccountAliases",
+                    "iam:SimulatePrincipalPolicy",
+                    "organizations:DescribeAccount",
+                    "organizations:DescribeOrganization",
+                    "organizations:DescribeOrganizationalUnit",
+                    "organizations:ListChildren",
+                    "organizations:ListRoots",
+                ],
+                "Resource": "*",
+            }
+        ],
+    }
+    assert required.trust_services == ()
+    assert required.instance_profile is False
+
+
+def test_required_policy_merges_case_insensitively_keeping_the_first_spelling() -> None:
+    required = required_policy(["ec2-backup", "ec2-restore", "repository", "worker-flr"], "10")
+    actions = required.document["Statement"][0]["Action"]
+    assert "iam:ListInstanceProfiles" in actions
+    assert "iam:listInstanceProfiles" not in actions
+    assert actions == sorted(actions, key=str.lower)
+    profiles = load_version("10")
+    union = lower(profiles["ec2-backup"].actions) | lower(profiles["ec2-restore"].actions)
+    union |= lower(profiles["repository"].actions) | lower(profiles["worker-flr"].actions)
+    assert len(actions) == len(union)
+    assert required.trust_services == ("batchoperations.s3.amazonaws.com", "ec2.amazonaws.com")
+    assert required.instance_profile is True
+    reversed_order = required_policy(["ec2-restore", "ec2-backup"], "10").document["Statement"][0]["Action"]
+    assert "iam:listInstanceProfiles" in reversed_order
+
+
+def test_required_policy_rejects_unknown_and_empty_purposes() -> None:
+    with pytest.raises(ValueError, match=r"unknown purpose 'ec2-bakup': known purposes are organization-rescan, "):
+        required_policy(["ec2-bakup"])
+    with pytest.raises(ValueError, match="no purposes given"):
+        required_policy([])
+
+
+def write(tmp_path: Path, document: object, name: str = "extra.json") -> Path:
+    path = tmp_path / name
+    path.write_text(document if isinstance(document, str) else json.dumps(document), encoding="utf-8")
+    return path
+
+
+def test_an_extra_profile_file_adds_a_custom_purpose(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {
+            "purposes": {
+                "s3-export": {
+                    "title": "Export to our audit bucket",
+                    "statements": [
+                        {"actions": ["s3:PutObject", "s3:ListBucket"], "resources": ["arn:aws:s3:::audit/*"]},
+                        {"actions": ["kms:Decrypt"]},
+                    ],
+                    "trust_services": ["batchoperations.s3.amazonaws.com"],
+                    "notes": ["ours"],
+                }
+            }
+        },
+    )
+    extra = load_extra_profiles(path)
+    profile = extra["s3-export"]
+    assert isinstance(profile, PurposeProfile)
+    assert profile.version == "custom"
+    assert profile.actions == ("s3:PutObject", "s3:ListBucket", "kms:Decrypt")
+    assert profile.sources == (str(path),)
+    assert parse_purpose_tag("repository S3-Export", extra) == (("repository", "s3-export"), ())
+    required = required_policy(["worker-configuration", "s3-export"], "10", extra)
+    assert required.document["Statement"] == [
+        {
+            "Sid": "VeeamRequired1",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeAccountAttributes",
+                "ec2:DescribeAvailabilityZones",
+                "ec2:DescribeRegions",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+                "kms:Decrypt",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "VeeamRequired2",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:PutObject"],
+            "Resource": "arn:aws:s3:::audit/*",
+        },
+    ]
+    assert required.trust_services == ("batchoperations.s3.amazonaws.com",)
+    # The repository purpose requires both S3 actions on "*": the narrower statement would add nothing.
+    with_repository = required_policy(["repository", "s3-export"], "10", extra).document["Statement"]
+    assert [statement["Resource"] for statement in with_repository] == ["*"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", r"extra\.json: not JSON \(Expecting property name enclosed in double quotes at line 1\)"),
+        ({"purposes": {}}, r'extra\.json: expected an object \{"purposes"'),
+        ([], r'extra\.json: expected an object \{"purposes"'),
+        ({"purposes": {"Bad Name": {"actions": ["s3:GetObject"]}}}, r"purpose 'Bad Name': a name is lower-case"),
+        ({"purposes": {"repository": {"actions": ["s3:GetObject"]}}}, r"purpose 'repository': is one of Veeam's"),
+        ({"purposes": {"x": ["s3:GetObject"]}}, r"purpose 'x': must be an object"),
+        (
+            {"purposes": {"x": {"actions": ["s3:GetObject"], "resource": "*"}}},
+            r"purpose 'x': unknown field\(s\) resource",
+        ),
+        ({"purposes": {"x": {}}}, r"""purpose 'x': give either "actions" or "statements\""""),
+        ({"purposes": {"x": {"actions": ["s3:Get*"]}}}, r"purpose 'x': 's3:Get\*' is not an IAM action name"),
+        ({"purposes": {"x": {"actions": ["GetObject"]}}}, r"purpose 'x': 'GetObject' is not an IAM action name"),
+        ({"purposes": {"x": {"actions": "s3:GetObject"}}}, r"purpose 'x': actions must be a list of strings"),
+        ({"purposes": {"x": {"actions": []}}}, r"purpose 'x': no actions"),
+        (
+            {"purposes": {"x": {"actions": ["s3:GetObject", "S3:getobject"]}}},
+            r"purpose 'x': actions listed twice: s3:getobject",
+        ),
+        (
+            {"purposes": {"x": {"actions": ["s3:GetObject"], "trust_services": ["backup"]}}},
+            r"purpose 'x': 'backup' is not a service principal",
+        ),
+        (
+            {"purposes": {"x": {"actions": ["s3:GetObject"], "instance_profile": "yes"}}},
+            r"purpose 'x': instance_profile must be true or false",
+        ),
+        (
+            {"purposes": {"x": {"statements": [{"actions": ["s3:GetObject"], "resources": ["bucket"]}]}}},
+            r"""purpose 'x': resources must be "\*" or ARNs""",
+        ),
+        ({"purposes": {"x": {"statements": []}}}, r"purpose 'x': statements must be a non-empty list"),
+        (
+            {"purposes": {"x": {"statements": [{"actions": ["s3:GetObject"], "effect": "Deny"}]}}},
+            r"purpose 'x': statement 0 must be",
+        ),
+    ],
+)
+def test_extra_profile_defects_name_the_file_the_purpose_and_the_defect(
+    tmp_path: Path, content: object, message: str
+) -> None:
+    path = write(tmp_path, content)
+    with pytest.raises(ValueError, match=message) as raised:
+        load_extra_profiles(path)
+    assert str(raised.value).startswith(f"{path}: ")
+
+
+def test_a_missing_extra_profile_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"absent\.json: cannot read the extra profile file \(No such file"):
+        load_extra_profiles(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ec2-backup", (("ec2-backup",), ())),
+        ("  ec2-backup   repository\t", (("ec2-backup", "repository"), ())),
+        ("EC2-Backup,repository, ec2-backup", (("ec2-backup", "repository"), ())),
+        ("ec2-bakup Worker-FLR ec2-BAKUP", (("worker-flr",), ("ec2-bakup",))),
+        ("", ((), ())),
+        ("   ", ((), ())),
+    ],
+)
+def test_purpose_tags_are_split_on_spaces_and_read_case_insensitively(
+    value: str, expected: tuple[tuple[str, ...], tuple[str, ...]]
+) -> None:
+    assert parse_purpose_tag(value) == expected
+
+
+@given(
+    st.lists(st.sampled_from(PURPOSES), min_size=1, max_size=6),
+    st.lists(st.sampled_from([" ", "  ", "\t", ",", " , "]), min_size=6, max_size=6),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+)
+def test_any_spacing_and_casing_of_known_purposes_parses_to_them(
+    names: list[str], separators: list[str], upper: list[bool]
+) -> None:
+    typed = [name.upper() if up else name for name, up in zip(names, upper, strict=False)]
+    value = "".join(word + separators[index] for index, word in enumerate(typed))
+    assert parse_purpose_tag(value) == (tuple(dict.fromkeys(names)), ())

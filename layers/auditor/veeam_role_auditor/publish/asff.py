@@ -59,7 +59,6 @@ def to_asff(
     record_state: str = "ACTIVE",
 ) -> dict[str, Any]:
     """One Security Hub finding. All timestamps are ISO 8601 strings (see :func:`.state.iso`)."""
-    check = checks.CATALOGUE[finding.check]
     details = "; ".join(finding.details)
     description = f"{finding.description} {details}".strip()
     remediation = finding.remediation
@@ -81,39 +80,31 @@ def to_asff(
             else "too long for this field: run veeam-role-auditor fix --role-name "
             + finding.role_arn.rsplit("/", 1)[-1]
         )
-    return {
-        "SchemaVersion": SCHEMA_VERSION,
-        "Id": finding.id,
-        "ProductArn": product_arn(finding.partition, region, finding.account),
-        "ProductName": PRODUCT_NAME,
-        "CompanyName": PRODUCT_NAME,
-        "GeneratorId": generator_id(finding.check),
-        "AwsAccountId": finding.account,
-        "Types": list(check.asff_types),
-        "CreatedAt": created_at,
-        "UpdatedAt": updated_at,
-        "FirstObservedAt": first_observed_at,
-        "LastObservedAt": updated_at,
-        "Severity": {"Label": finding.severity, "Original": finding.severity},
-        "FindingProviderFields": {
-            "Severity": {"Label": finding.severity, "Original": finding.severity},
-            "Types": list(check.asff_types),
-        },
-        "Title": shown(finding.title, FIELD_LIMITS["Title"]),
-        "Description": shown(description, FIELD_LIMITS["Description"]),
-        "Remediation": {
+    return _skeleton(
+        finding_id=finding.id,
+        check=finding.check,
+        account=finding.account,
+        partition=finding.partition,
+        region=region,
+        status=finding.status,
+        severity=finding.severity,
+        created_at=created_at,
+        first_observed_at=first_observed_at,
+        updated_at=updated_at,
+        title=finding.title,
+        description=description,
+        remediation={
             "Recommendation": {
                 "Text": shown(remediation, FIELD_LIMITS["Remediation.Recommendation.Text"]),
                 "Url": checks.VEEAM_IAM_DOCS,
             }
         },
-        "ProductFields": {
+        product_fields={
             key: shown(value, FIELD_LIMITS["ProductFields.value"]) for key, value in product_fields.items()
         },
-        "Compliance": {"Status": finding.status},
-        "RecordState": record_state,
-        "Resources": [_resource(finding, region)],
-    }
+        record_state=record_state,
+        resource=_resource(finding, region),
+    )
 
 
 def archived_asff(
@@ -130,10 +121,54 @@ def archived_asff(
     updated_at: str,
 ) -> dict[str, Any]:
     """The last state of a finding whose role is gone or out of scope, with RecordState ARCHIVED."""
-    catalogue = checks.CATALOGUE[check]
     partition = role_arn.split(":")[1]
     name = role_arn.rsplit("/", 1)[-1]
-    return {
+    return _skeleton(
+        finding_id=finding_id,
+        check=check,
+        account=account,
+        partition=partition,
+        region=region,
+        status=status,
+        severity=severity,
+        created_at=created_at,
+        first_observed_at=first_observed_at,
+        updated_at=updated_at,
+        title=f"{checks.CATALOGUE[check].title}: {name}",
+        description=f"{name} was deleted, lost the Veeam tag or left the audited scope; this finding is archived.",
+        remediation=None,
+        product_fields={f"{FIELD_PREFIX}CheckCode": check, f"{FIELD_PREFIX}Status": status},
+        record_state="ARCHIVED",
+        resource={"Type": "AwsIamRole", "Id": role_arn, "Partition": partition, "Region": region},
+    )
+
+
+def _skeleton(
+    *,
+    finding_id: str,
+    check: str,
+    account: str,
+    partition: str,
+    region: str,
+    status: str,
+    severity: str,
+    created_at: str,
+    first_observed_at: str,
+    updated_at: str,
+    title: str,
+    description: str,
+    remediation: dict[str, Any] | None,
+    product_fields: dict[str, str],
+    record_state: str,
+    resource: dict[str, Any],
+) -> dict[str, Any]:
+    """The fields every finding of this product has, active or archived, in one place.
+
+    ``title`` and ``description`` are fitted here (:func:`shown`); ``product_fields`` and ``remediation``
+    arrive fitted. LastObservedAt is UpdatedAt: both move with each import of a new observation.
+    """
+    types = list(checks.CATALOGUE[check].asff_types)
+    document: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id,
         "ProductArn": product_arn(partition, region, account),
@@ -141,26 +176,27 @@ def archived_asff(
         "CompanyName": PRODUCT_NAME,
         "GeneratorId": generator_id(check),
         "AwsAccountId": account,
-        "Types": list(catalogue.asff_types),
+        "Types": types,
         "CreatedAt": created_at,
         "UpdatedAt": updated_at,
         "FirstObservedAt": first_observed_at,
         "LastObservedAt": updated_at,
         "Severity": {"Label": severity, "Original": severity},
-        "FindingProviderFields": {
-            "Severity": {"Label": severity, "Original": severity},
-            "Types": list(catalogue.asff_types),
-        },
-        "Title": shown(f"{catalogue.title}: {name}", FIELD_LIMITS["Title"]),
-        "Description": shown(
-            f"{name} was deleted, lost the Veeam tag or left the audited scope; this finding is archived.",
-            FIELD_LIMITS["Description"],
-        ),
-        "ProductFields": {f"{FIELD_PREFIX}CheckCode": check, f"{FIELD_PREFIX}Status": status},
-        "Compliance": {"Status": status},
-        "RecordState": "ARCHIVED",
-        "Resources": [{"Type": "AwsIamRole", "Id": role_arn, "Partition": partition, "Region": region}],
+        "FindingProviderFields": {"Severity": {"Label": severity, "Original": severity}, "Types": list(types)},
+        "Title": shown(title, FIELD_LIMITS["Title"]),
+        "Description": shown(description, FIELD_LIMITS["Description"]),
     }
+    if remediation is not None:
+        document["Remediation"] = remediation
+    document.update(
+        {
+            "ProductFields": product_fields,
+            "Compliance": {"Status": status},
+            "RecordState": record_state,
+            "Resources": [resource],
+        }
+    )
+    return document
 
 
 def _resource(finding: Finding, region: str) -> dict[str, Any]:

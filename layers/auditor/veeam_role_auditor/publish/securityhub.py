@@ -28,11 +28,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..inventory import error_code
 from .asff_rules import MAX_FINDING_BYTES, MAX_FINDINGS_PER_CALL, MAX_REQUEST_BYTES
+from .retry import Backoff
 
 LOGGER = logging.getLogger(__name__)
 _DISABLED = frozenset({"InvalidAccessException", "InvalidAccess"})
 # Errors that another attempt will not cure.
 _PERMANENT = frozenset({"InvalidInput", "InvalidInputException", "LimitExceeded", "FindingSizeExceeded"})
+# Rounds of BatchImportFindings for the findings a round left failed with a retryable error; the waits
+# between rounds: .retry.
 RETRY_ROUNDS = 3
 # BatchUpdateFindings, API reference: "BatchUpdateFindings can be used to update up to 100 findings at a time."
 MAX_UPDATES_PER_CALL = 100
@@ -90,8 +93,9 @@ def batches(findings: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any
 class SecurityHubSink:
     """Imports findings through an injected ``securityhub`` client."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, backoff: Backoff | None = None) -> None:
         self.client = client
+        self.backoff = backoff or Backoff()
 
     def import_findings(self, findings: Sequence[Mapping[str, Any]]) -> ImportResult:
         result = ImportResult()
@@ -101,9 +105,11 @@ class SecurityHubSink:
                 result.failed[str(finding["Id"])] = "FindingSizeExceeded: larger than 240 KB"
             else:
                 pending.append(finding)
-        for _ in range(RETRY_ROUNDS):
+        for attempt in range(RETRY_ROUNDS):
             if not pending:
                 break
+            if attempt:
+                self.backoff.wait(attempt)
             retry: list[Mapping[str, Any]] = []
             calls = batches(pending)
             for number, batch in enumerate(calls):

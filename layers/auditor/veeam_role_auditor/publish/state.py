@@ -13,16 +13,23 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..inventory import error_code
 from .clock import aws_time
+from .retry import Backoff
 
 # BatchGetItem: "A single operation can retrieve up to 16 MB of data, which can contain as many as
 # 100 items" (DynamoDB API reference).
 BATCH_GET_LIMIT = 100
+# Rounds of BatchGetItem for one batch of keys before giving up (the waits between them: .retry).
+BATCH_GET_ATTEMPTS = 8
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
 
 
 @dataclass(frozen=True)
@@ -89,9 +96,10 @@ class StateConflictError(Exception):
 class StateStore:
     """The state table (partition key ``finding_id``), through an injected DynamoDB client."""
 
-    def __init__(self, dynamodb: Any, table_name: str) -> None:
+    def __init__(self, dynamodb: Any, table_name: str, backoff: Backoff | None = None) -> None:
         self.dynamodb = dynamodb
         self.table = table_name
+        self.backoff = backoff or Backoff()
         # AWS's clock at the last read (the Date header of DynamoDB's response), when it sent one.
         self.aws_now: datetime | None = None
 
@@ -109,7 +117,7 @@ class StateStore:
             ConsistentRead=True,
             FilterExpression="#a = :account",
             ExpressionAttributeNames={"#a": "account"},
-            ExpressionAttributeValues={":account": {"S": account}},
+            ExpressionAttributeValues=_typed({":account": account}),
         )
         for page in pages:
             self._note_time(page)
@@ -129,11 +137,11 @@ class StateStore:
             ConsistentRead=True,
             FilterExpression="#a = :account AND role_name = :name",
             ExpressionAttributeNames={"#a": "account"},
-            ExpressionAttributeValues={":account": {"S": account}, ":name": {"S": role_name}},
+            ExpressionAttributeValues=_typed({":account": account, ":name": role_name}),
             ProjectionExpression="role_arn",
         )
         for page in pages:
-            arns.update(item["role_arn"]["S"] for item in page.get("Items", []))
+            arns.update(_plain(item)["role_arn"] for item in page.get("Items", []))
         return arns
 
     def load(self, finding_ids: Iterable[str]) -> dict[str, StoredFinding]:
@@ -143,11 +151,13 @@ class StateStore:
         for start in range(0, len(ids), BATCH_GET_LIMIT):
             request = {
                 self.table: {
-                    "Keys": [{"finding_id": {"S": i}} for i in ids[start : start + BATCH_GET_LIMIT]],
+                    "Keys": [_key(i) for i in ids[start : start + BATCH_GET_LIMIT]],
                     "ConsistentRead": True,
                 }
             }
-            for _ in range(8):
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if attempt:
+                    self.backoff.wait(attempt)
                 response = self.dynamodb.batch_get_item(RequestItems=request)
                 self._note_time(response)
                 for item in response.get("Responses", {}).get(self.table, []):
@@ -157,16 +167,14 @@ class StateStore:
                 if not request:
                     break
             else:
-                raise RuntimeError("DynamoDB left keys unprocessed after 8 attempts")
+                raise RuntimeError(f"DynamoDB left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts")
         return found
 
     def appliance_history(self, account: str) -> dict[str, str]:
         """Unique ids the appliance roles have had: id -> role ARN (to name a deleted one)."""
-        response = self.dynamodb.get_item(
-            TableName=self.table, Key={"finding_id": {"S": _history_key(account)}}, ConsistentRead=True
-        )
+        response = self.dynamodb.get_item(TableName=self.table, Key=_key(_history_key(account)), ConsistentRead=True)
         item = response.get("Item")
-        return dict(json.loads(item["ids"]["S"])) if item else {}
+        return dict(json.loads(_plain(item)["ids"])) if item else {}
 
     def remember_appliance_ids(self, account: str, ids: dict[str, str]) -> None:
         """Add the appliance roles' current unique ids to their history (kept small: a few ids)."""
@@ -176,7 +184,7 @@ class StateStore:
         history.update(ids)
         self.dynamodb.put_item(
             TableName=self.table,
-            Item={"finding_id": {"S": _history_key(account)}, "ids": {"S": json.dumps(history, sort_keys=True)}},
+            Item=_typed({"finding_id": _history_key(account), "ids": json.dumps(history, sort_keys=True)}),
         )
 
     # ------------------------------------------------------------------ writes
@@ -201,15 +209,13 @@ class StateStore:
         else:
             arguments["ConditionExpression"] = "#v = :expected AND observed_at <= :observed"
             arguments["ExpressionAttributeNames"] = {"#v": "version"}
-            arguments["ExpressionAttributeValues"] = {
-                ":expected": {"N": str(expected_version)},
-                ":observed": {"S": record.observed_at},
-            }
+            values: dict[str, Any] = {":expected": expected_version, ":observed": record.observed_at}
             if future_after is not None:
                 arguments["ConditionExpression"] = (
                     "#v = :expected AND (observed_at <= :observed OR observed_at > :future)"
                 )
-                arguments["ExpressionAttributeValues"][":future"] = {"S": future_after}
+                values[":future"] = future_after
+            arguments["ExpressionAttributeValues"] = _typed(values)
         try:
             self.dynamodb.put_item(**arguments)
         except ClientError as error:
@@ -225,10 +231,10 @@ class StateStore:
         """Record what Security Hub now has (and the workflow status set on it, if this run set one);
         False if a newer claim replaced the item meanwhile."""
         expression = "SET sh_key = :key, sh_updated_at = :at, created_at = if_not_exists(created_at, :at)"
-        values = {":key": {"S": content_key}, ":at": {"S": updated_at}, ":version": {"N": str(version)}}
+        values: dict[str, Any] = {":key": content_key, ":at": updated_at, ":version": version}
         if workflow is not None:
             expression += ", sh_workflow = :workflow"
-            values[":workflow"] = {"S": workflow}
+            values[":workflow"] = workflow
         return self._update(finding_id, expression, "#v = :version", values, {"#v": "version"})
 
     def confirm_alert(self, finding_id: str, token: str, alert_key: str) -> bool:
@@ -237,13 +243,13 @@ class StateStore:
             finding_id,
             "SET alert_key = :key REMOVE alert_pending, alert_pending_since",
             "alert_pending = :token",
-            {":key": {"S": alert_key}, ":token": {"S": token}},
+            {":key": alert_key, ":token": token},
         )
 
     def release_alert(self, finding_id: str, token: str) -> bool:
         """The alert claimed with ``token`` could not be sent: let the next run try again."""
         return self._update(
-            finding_id, "REMOVE alert_pending, alert_pending_since", "alert_pending = :token", {":token": {"S": token}}
+            finding_id, "REMOVE alert_pending, alert_pending_since", "alert_pending = :token", {":token": token}
         )
 
     def _update(
@@ -256,10 +262,10 @@ class StateStore:
     ) -> bool:
         arguments: dict[str, Any] = {
             "TableName": self.table,
-            "Key": {"finding_id": {"S": finding_id}},
+            "Key": _key(finding_id),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
+            "ExpressionAttributeValues": _typed(values),
         }
         if names:
             arguments["ExpressionAttributeNames"] = names
@@ -283,23 +289,21 @@ def _replace(record: StoredFinding, **changes: Any) -> StoredFinding:
     return StoredFinding(**values)
 
 
+def _key(finding_id: str) -> dict[str, Any]:
+    return {"finding_id": _SERIALIZER.serialize(finding_id)}
+
+
 def _typed(item: dict[str, Any]) -> dict[str, Any]:
-    typed: dict[str, Any] = {}
-    for key, value in item.items():
-        if isinstance(value, bool):
-            typed[key] = {"BOOL": value}
-        elif isinstance(value, int):
-            typed[key] = {"N": str(value)}
-        else:
-            typed[key] = {"S": str(value)}
-    return typed
+    """A plain item in DynamoDB's attribute-value form (boto3's own serializer)."""
+    return {key: _SERIALIZER.serialize(value) for key, value in item.items()}
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
+    """An item in attribute-value form as plain values; numbers (``version``) as int, not Decimal."""
     plain: dict[str, Any] = {}
     for key, typed in item.items():
-        ((kind, value),) = typed.items()
-        plain[key] = int(value) if kind == "N" else value
+        value = _DESERIALIZER.deserialize(typed)
+        plain[key] = int(value) if isinstance(value, Decimal) else value
     return plain
 
 

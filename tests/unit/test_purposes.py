@@ -18,8 +18,10 @@ from veeam_role_auditor.purposes import (
     load_extra_profiles,
     load_version,
     parse_purpose_tag,
+    policy_size,
     required_policy,
     resolve_version,
+    split_policy,
     validate_profile,
     version_difference,
 )
@@ -355,3 +357,77 @@ def test_any_spacing_and_casing_of_known_purposes_parses_to_them(
     typed = [name.upper() if up else name for name, up in zip(names, upper, strict=False)]
     value = "".join(word + separators[index] for index, word in enumerate(typed))
     assert parse_purpose_tag(value) == (tuple(dict.fromkeys(names)), ())
+
+
+def test_policy_size_counts_characters_without_white_space() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}],
+    }
+    assert policy_size(document) == len(
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject"],"Resource":"*"}]}'
+    )
+
+
+def test_the_full_access_policy_splits_into_managed_policies_in_order() -> None:
+    document = required_policy(["full-access"], "10").document
+    assert policy_size(document) > 6144
+    parts = split_policy(document)
+    assert len(parts) == 3
+    assert all(policy_size(part) <= 6144 for part in parts)
+    assert [statement["Sid"] for part in parts for statement in part["Statement"]] == [
+        "VeeamRequired1",
+        "VeeamRequired1Part2",
+        "VeeamRequired1Part3",
+    ]
+    joined = [action for part in parts for statement in part["Statement"] for action in statement["Action"]]
+    assert joined == document["Statement"][0]["Action"]
+
+
+def test_split_policy_cuts_between_statements_and_refuses_an_action_too_long() -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "A", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "*"},
+            {"Sid": "B", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:*:*:key/*"},
+        ],
+    }
+    listed = {
+        **document,
+        "Statement": [document["Statement"][0], {**document["Statement"][1], "Action": ["kms:Decrypt"]}],
+    }
+    whole = policy_size(listed)
+    assert split_policy(document, whole) == [listed]
+    parts = split_policy(document, whole - 1)
+    assert [[(s["Sid"], s["Action"]) for s in part["Statement"]] for part in parts] == [
+        [("A", ["s3:GetObject", "s3:PutObject"])],
+        [("B", ["kms:Decrypt"])],
+    ]
+    assert all(policy_size(part) <= whole - 1 for part in parts)
+    with pytest.raises(ValueError, match=r"'s3:GetObject' alone does not fit in a policy of 40 characters"):
+        split_policy(document, 40)
+
+
+@given(
+    st.lists(
+        st.lists(st.from_regex(r"[a-z]{2,8}:[A-Z][a-zA-Z]{0,20}", fullmatch=True), min_size=1, max_size=40),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(min_value=150, max_value=1500),
+)
+def test_split_policy_parts_fit_and_keep_every_action_in_order(groups: list[list[str]], limit: int) -> None:
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": f"S{index}", "Effect": "Allow", "Action": actions, "Resource": "*"}
+            for index, actions in enumerate(groups)
+        ],
+    }
+    parts = split_policy(document, limit)
+    assert all(policy_size(part) <= limit for part in parts)
+    assert [(s["Sid"].split("Part")[0], a) for part in parts for s in part["Statement"] for a in s["Action"]] == [
+        (f"S{index}", action) for index, actions in enumerate(groups) for action in actions
+    ]
+    sids = [s["Sid"] for part in parts for s in part["Statement"]]
+    assert len(sids) == len(set(sids))

@@ -31,8 +31,10 @@ __all__ = [
     "load_extra_profiles",
     "load_version",
     "parse_purpose_tag",
+    "policy_size",
     "required_policy",
     "resolve_version",
+    "split_policy",
     "validate_profile",
     "version_difference",
 ]
@@ -74,6 +76,9 @@ _ACTION = re.compile(r"^[a-z0-9][a-z0-9-]*:[A-Za-z0-9]+$", re.IGNORECASE)
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?$")
 _CUSTOM_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TAG_SEPARATORS = re.compile(r"[\s,]+")
+
+MANAGED_POLICY_SIZE = 6144
+"""IAM and AWS STS quotas: a managed policy holds at most 6,144 characters, white space not counted."""
 
 
 @dataclass(frozen=True)
@@ -460,3 +465,50 @@ def version_difference(purpose: str, current: str | None, target: str) -> Versio
         added_trust_services=tuple(s for s in after.trust_services if s not in before.trust_services),
         instance_profile_added=after.instance_profile and not before.instance_profile,
     )
+
+
+def policy_size(document: Mapping[str, Any]) -> int:
+    """The characters IAM counts against its policy quotas: the JSON text without white space."""
+    return sum(not character.isspace() for character in json.dumps(document, separators=(",", ":")))
+
+
+def split_policy(document: Mapping[str, Any], limit: int = MANAGED_POLICY_SIZE) -> list[dict[str, Any]]:
+    """``document`` cut into policies of at most ``limit`` characters each (IAM's count), in order.
+
+    Veeam publishes its full list as three managed policies for this reason (Full List page). Statements
+    are split between their actions; each part keeps the statement's Sid (numbered when split), Effect
+    and Resource. A single action too long for the limit raises ValueError.
+    """
+    parts: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"Version": document.get("Version", "2012-10-17"), "Statement": []}
+    for statement in document["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        piece = 0
+        chunk: dict[str, Any] | None = None
+        for action in actions:
+            if chunk is None:
+                piece += 1
+                chunk = {**statement, "Action": []}
+                if piece > 1 and "Sid" in statement:
+                    chunk["Sid"] = f"{statement['Sid']}Part{piece}"
+                current["Statement"].append(chunk)
+            chunk["Action"].append(action)
+            if policy_size(current) <= limit:
+                continue
+            chunk["Action"].pop()
+            if not chunk["Action"]:
+                current["Statement"].pop()
+                piece -= 1
+            if not current["Statement"]:
+                raise ValueError(f"{action!r} alone does not fit in a policy of {limit} characters")
+            parts.append(current)
+            piece += 1
+            chunk = {**statement, "Action": [action]}
+            if piece > 1 and "Sid" in statement:
+                chunk["Sid"] = f"{statement['Sid']}Part{piece}"
+            current = {"Version": current["Version"], "Statement": [chunk]}
+            if policy_size(current) > limit:
+                raise ValueError(f"{action!r} alone does not fit in a policy of {limit} characters")
+    if current["Statement"]:
+        parts.append(current)
+    return parts

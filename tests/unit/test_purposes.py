@@ -431,3 +431,20 @@ def test_split_policy_parts_fit_and_keep_every_action_in_order(groups: list[list
     ]
     sids = [s["Sid"] for part in parts for s in part["Statement"]]
     assert len(sids) == len(set(sids))
+
+
+def test_the_readme_purposes_table_matches_the_data() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Veeam role purposes: what each one needs", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    v10, v11 = load_version("10.0.0.232"), load_version("11")
+    expected = []
+    for purpose in PURPOSES:
+        trust = ", ".join(f"`{service}`" for service in v10[purpose].trust_services) or "-"
+        grown = len(v11[purpose].actions) - len(v10[purpose].actions)
+        page = v10[purpose].statements[0].source
+        expected.append(
+            f"| `{purpose}` | {trust} | {'yes' if v10[purpose].instance_profile else '-'} | {len(v10[purpose].actions)}"
+            f" | {len(v11[purpose].actions)}{f' (+{grown})' if grown else ''} | [{page.rsplit('/', 1)[1]}]({page}) |"
+        )
+    assert rows == expected

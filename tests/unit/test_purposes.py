@@ -20,6 +20,7 @@ from veeam_role_auditor.purposes import (
     parse_purpose_tag,
     policy_size,
     required_policy,
+    required_trust_policy,
     resolve_version,
     split_policy,
     validate_profile,
@@ -448,3 +449,28 @@ def test_the_readme_purposes_table_matches_the_data() -> None:
             f" | {len(v11[purpose].actions)}{f' (+{grown})' if grown else ''} | [{page.rsplit('/', 1)[1]}]({page}) |"
         )
     assert rows == expected
+
+
+def test_the_required_trust_policy_names_the_appliance_and_the_purposes_services() -> None:
+    required = required_policy(["repository", "worker-production", "efs-backup"], "10")
+    appliance = "arn:aws:iam::111122223333:role/VeeamImpersonation"
+    assert required_trust_policy(appliance, required.trust_services) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "VeeamAppliance", "Effect": "Allow", "Principal": {"AWS": appliance}, "Action": "sts:AssumeRole"},
+            {
+                "Sid": "VeeamServices",
+                "Effect": "Allow",
+                "Principal": {
+                    "Service": ["backup.amazonaws.com", "batchoperations.s3.amazonaws.com", "ec2.amazonaws.com"]
+                },
+                "Action": "sts:AssumeRole",
+            },
+        ],
+    }
+    assert required_trust_policy("arn:aws:iam::111122223333:root", ["rds.amazonaws.com"])["Statement"][1][
+        "Principal"
+    ] == {"Service": "rds.amazonaws.com"}
+    assert len(required_trust_policy(appliance)["Statement"]) == 1
+    with pytest.raises(ValueError, match="the appliance principal must be an ARN, not '111122223333'"):
+        required_trust_policy("111122223333")

@@ -33,6 +33,7 @@ __all__ = [
     "parse_purpose_tag",
     "policy_size",
     "required_policy",
+    "required_trust_policy",
     "resolve_version",
     "split_policy",
     "validate_profile",
@@ -450,6 +451,36 @@ def required_policy(
         trust_services=tuple(services),
         instance_profile=any(profile.instance_profile for profile in chosen),
     )
+
+
+def required_trust_policy(appliance_principal: str, trust_services: Iterable[str] = ()) -> dict[str, Any]:
+    """The trust policy Veeam documents for an added role, plus the services its purposes need.
+
+    ``appliance_principal`` is the Impersonation role's ARN or the appliance account's ARN (Before You
+    Begin, byb_roles.html: "Principal": {"AWS": "<Role ARN>"}); the services (``RequiredPolicy.
+    trust_services``) get one statement, as the Full List page writes it.
+    """
+    if not appliance_principal.startswith("arn:"):
+        raise ValueError(f"the appliance principal must be an ARN, not {appliance_principal!r}")
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "VeeamAppliance",
+            "Effect": "Allow",
+            "Principal": {"AWS": appliance_principal},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    services = sorted(set(trust_services))
+    if services:
+        statements.append(
+            {
+                "Sid": "VeeamServices",
+                "Effect": "Allow",
+                "Principal": {"Service": services[0] if len(services) == 1 else services},
+                "Action": "sts:AssumeRole",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def version_difference(purpose: str, current: str | None, target: str) -> VersionDifference:

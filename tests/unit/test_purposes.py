@@ -19,6 +19,7 @@ from veeam_role_auditor.purposes import (
     load_version,
     parse_purpose_tag,
     policy_size,
+    purpose_actions,
     required_policy,
     required_trust_policy,
     resolve_version,
@@ -474,3 +475,14 @@ def test_the_required_trust_policy_names_the_appliance_and_the_purposes_services
     assert len(required_trust_policy(appliance)["Statement"]) == 1
     with pytest.raises(ValueError, match="the appliance principal must be an ARN, not '111122223333'"):
         required_trust_policy("111122223333")
+
+
+def test_purpose_actions_lists_each_action_and_its_resources_once() -> None:
+    pairs = purpose_actions(["ec2-backup", "ec2-restore"], "10")
+    profiles = load_version("10")
+    assert len(pairs) == len(lower(profiles["ec2-backup"].actions) | lower(profiles["ec2-restore"].actions))
+    assert pairs[:2] == (("ebs:ListSnapshotBlocks", ("*",)), ("ebs:ListChangedBlocks", ("*",)))
+    assert ("iam:ListInstanceProfiles", ("*",)) in pairs
+    assert ("iam:listInstanceProfiles", ("*",)) not in pairs
+    assert purpose_actions(["worker-production"], "11")[-1] == ("pricing:GetProducts", ("*",))
+    assert purpose_actions([]) == ()

@@ -32,6 +32,7 @@ __all__ = [
     "load_version",
     "parse_purpose_tag",
     "policy_size",
+    "purpose_actions",
     "required_policy",
     "required_trust_policy",
     "resolve_version",
@@ -406,6 +407,30 @@ def _profiles_for(
             known = ", ".join((*PURPOSES, *(extra or {})))
             raise ValueError(f"unknown purpose {purpose!r}: known purposes are {known}")
     return chosen
+
+
+def purpose_actions(
+    purposes: Iterable[str],
+    version: str | None = None,
+    extra: Mapping[str, PurposeProfile] | None = None,
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every (action, documented resources) pair these purposes need at ``version``, each once.
+
+    Pairs are compared with the action case-insensitively; the first spelling met is kept, purposes in
+    the order given, then statement order. This is what a permissions check evaluates for a role
+    (``policy.permissions.RequiredAction(action, resources)``).
+    """
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    pairs: list[tuple[str, tuple[str, ...]]] = []
+    for profile in _profiles_for(purposes, version, extra):
+        for statement in profile.statements:
+            resources = tuple(sorted(set(statement.resources)))
+            for action in statement.actions:
+                key = (action.lower(), resources)
+                if key not in seen:
+                    seen.add(key)
+                    pairs.append((action, resources))
+    return tuple(pairs)
 
 
 def required_policy(

@@ -150,6 +150,8 @@ def test_upgrade_to_11_adds_the_changelog_actions() -> None:
         ("10.0", "10.0.0.232"),
         (" 10.0.0.232 ", "10.0.0.232"),
         ("11", "11"),
+        ("11.0", "11"),
+        ("11.0.0.1234", "11"),
     ],
 )
 def test_versions_are_named_by_build_or_its_leading_parts(name: str | None, expected: str) -> None:

@@ -184,8 +184,9 @@ def default_version() -> str:
 def resolve_version(version: str | None) -> str:
     """The known version ``version`` names: the full build, or its leading parts when one build matches.
 
-    None means the default version. "10" and "10.0" name "10.0.0.232"; a name that matches no version or
-    several raises ValueError naming the known versions.
+    None means the default version. "10" and "10.0" name "10.0.0.232"; "11.0.0.5" names "11", a version
+    known only by its leading parts. A name that matches no version or several raises ValueError naming
+    the known versions.
     """
     if version is None:
         return default_version()
@@ -195,6 +196,9 @@ def resolve_version(version: str | None) -> str:
         return wanted
     parts = wanted.split(".")
     matches = [candidate for candidate in known if candidate.split(".")[: len(parts)] == parts]
+    if not matches:
+        # A version known only by its leading parts ("11": the build is not published) stands for its line.
+        matches = [candidate for candidate in known if parts[: len(candidate.split("."))] == candidate.split(".")]
     if len(matches) == 1:
         return matches[0]
     listed = ", ".join(known)

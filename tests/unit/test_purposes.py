@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -488,3 +491,32 @@ def test_purpose_actions_lists_each_action_and_its_resources_once() -> None:
     assert ("iam:listInstanceProfiles", ("*",)) not in pairs
     assert purpose_actions(["worker-production"], "11")[-1] == ("pricing:GetProducts", ("*",))
     assert purpose_actions([]) == ()
+
+
+def test_the_lambda_layer_ships_the_purpose_data(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-C",
+            str(root / "layers" / "auditor"),
+            "build-AuditorLayer",
+            f"ARTIFACTS_DIR={tmp_path}",
+            "PY313=",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    layer = tmp_path / "python"
+    shipped = sorted(path.name for path in (layer / "veeam_role_auditor" / "purposes" / "data").iterdir())
+    assert shipped == ["10.0.0.232.json", "11.json"]
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import veeam_role_auditor.purposes as p; print(p.__file__, len(p.load_version('11')))"],
+        env={**os.environ, "PYTHONPATH": str(layer)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert loaded.stdout == f"{layer / 'veeam_role_auditor' / 'purposes' / '__init__.py'} 24\n"

@@ -14,13 +14,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
-from .model import ApplianceState, RoleSnapshot
+from .model import ApplianceState, ManagedPolicyDocuments, RolePermissions, RoleSnapshot
 from .policy import NamedPolicy, parse_role_arn
 
 if TYPE_CHECKING:
@@ -191,26 +191,111 @@ class Inventory:
                 role_arn=role_arn, in_scanned_account=True, unavailable_reason=f"{role_arn} does not exist"
             )
         try:
-            inline: list[NamedPolicy] = []
-            for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=arn.name):
-                for name in page.get("PolicyNames", []):
-                    document = self.iam.get_role_policy(RoleName=arn.name, PolicyName=name)["PolicyDocument"]
-                    inline.append(NamedPolicy(f"inline policy {name}", document))
-            attached: list[str] = []
-            for page in self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=arn.name):
-                attached.extend(policy["PolicyArn"] for policy in page.get("AttachedPolicies", []))
-            profiles: list[str] = []
-            for page in self.iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=arn.name):
-                profiles.extend(profile["Arn"] for profile in page.get("InstanceProfiles", []))
+            full = self._with_role_policies(snapshot)
         except ClientError as error:
             return _unreadable_policies(role_arn, snapshot, error)
-        full = replace(
+        return self.appliance_policies(role_arn, full)
+
+    def _with_role_policies(self, snapshot: RoleSnapshot) -> RoleSnapshot:
+        """``snapshot`` (from GetRole, which lists no policies) with its inline policies, attached policy
+        ARNs and instance profiles: ListRolePolicies + GetRolePolicy each, ListAttachedRolePolicies,
+        ListInstanceProfilesForRole. Raises ClientError."""
+        name = snapshot.name
+        inline: list[NamedPolicy] = []
+        for page in self.iam.get_paginator("list_role_policies").paginate(RoleName=name):
+            for policy_name in page.get("PolicyNames", []):
+                document = self.iam.get_role_policy(RoleName=name, PolicyName=policy_name)["PolicyDocument"]
+                inline.append(NamedPolicy(f"inline policy {policy_name}", document))
+        attached: list[str] = []
+        for page in self.iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+            attached.extend(policy["PolicyArn"] for policy in page.get("AttachedPolicies", []))
+        profiles: list[str] = []
+        for page in self.iam.get_paginator("list_instance_profiles_for_role").paginate(RoleName=name):
+            profiles.extend(profile["Arn"] for profile in page.get("InstanceProfiles", []))
+        return replace(
             snapshot,
             inline_policies=tuple(inline),
             attached_policy_arns=tuple(attached),
             instance_profile_arns=tuple(profiles),
         )
-        return self.appliance_policies(role_arn, full)
+
+    def role_permissions(self, snapshot: RoleSnapshot) -> tuple[RoleSnapshot, RolePermissions]:
+        """One role's identity policies, read with targeted calls (the event path, for a role that
+        declares a purpose): the calls of :meth:`_with_role_policies`, then GetPolicy + GetPolicyVersion
+        for each attached managed policy and the boundary. Returns the completed snapshot (it now lists
+        the role's policies and instance profiles) and the permissions, or why they could not be read.
+        """
+        try:
+            full = self._with_role_policies(snapshot)
+        except ClientError as error:
+            code = error_code(error)
+            if code not in _ACCESS_DENIED and code not in _MISSING:
+                raise
+            message = error.response.get("Error", {}).get("Message", "")
+            return snapshot, RolePermissions(
+                unavailable_reason=f"could not read the role's policies ({code}: {message})"
+            )
+        return full, self.managed_policy_documents([full], local_via="get").for_role(full)
+
+    def managed_policy_documents(
+        self, roles: Iterable[RoleSnapshot], *, local_via: Literal["details", "get"] = "details"
+    ) -> ManagedPolicyDocuments:
+        """The default versions of the managed policies (and boundaries) ``roles`` attach, each read once.
+
+        Customer managed policies come from GetAccountAuthorizationDetails (Filter LocalManagedPolicy:
+        every policy of the account with its versions, up to 1,000 a page) when ``local_via`` is
+        "details", else like AWS managed policies from GetPolicy + GetPolicyVersion per distinct policy.
+        AWS managed policies are always read that way: the LocalManagedPolicy filter leaves them out and
+        the AWSManagedPolicy one pages through every AWS managed policy with every version
+        (bench/purpose_bench.py measures the choices). No call per role. Access denied or a policy deleted
+        meanwhile makes that policy unavailable (its roles' permissions cannot be judged); any other error
+        raises, as reading the roles does.
+        """
+        wanted = dict.fromkeys(
+            arn
+            for role in roles
+            for arn in (*role.attached_policy_arns, *((role.boundary_arn,) if role.boundary_arn else ()))
+        )
+        documents: dict[str, NamedPolicy] = {}
+        unavailable: dict[str, str] = {}
+        local = [arn for arn in wanted if not is_aws_managed(arn)]
+        individually = [arn for arn in wanted if is_aws_managed(arn)]
+        if local and local_via == "details":
+            try:
+                found = self._local_policies(set(local))
+            except ClientError as error:
+                reason = _policy_error(error)
+                unavailable.update(dict.fromkeys(local, reason))
+            else:
+                documents.update(found)
+                for arn in local:
+                    if arn not in found:
+                        unavailable[arn] = "NoSuchEntity: not among the account's managed policies any more"
+        else:
+            individually = local + individually
+        for arn in individually:
+            try:
+                documents[arn] = self.managed_policy(arn)
+            except ClientError as error:
+                unavailable[arn] = _policy_error(error)
+        return ManagedPolicyDocuments(documents, unavailable)
+
+    def _local_policies(self, wanted: set[str]) -> dict[str, NamedPolicy]:
+        found: dict[str, NamedPolicy] = {}
+        paginator = self.iam.get_paginator("get_account_authorization_details")
+        for page in paginator.paginate(Filter=["LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE_SIZE}):
+            for policy in page.get("Policies") or []:
+                arn = policy.get("Arn")
+                if arn not in wanted:
+                    continue
+                default = policy.get("DefaultVersionId")
+                for version in policy.get("PolicyVersionList") or []:
+                    if version.get("IsDefaultVersion") or version.get("VersionId") == default:
+                        found[arn] = NamedPolicy(
+                            f"managed policy {arn} ({version.get('VersionId')})", version.get("Document", "")
+                        )
+                        break
+        return found
 
     def appliance_policies(self, role_arn: str, snapshot: RoleSnapshot) -> ApplianceState:
         """Read the default versions of the appliance's managed policies and boundary."""
@@ -231,6 +316,21 @@ class Inventory:
         version = self.iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
         document = self.iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"]
         return NamedPolicy(f"managed policy {policy_arn} ({version})", document)
+
+
+def is_aws_managed(policy_arn: str) -> bool:
+    """AWS managed policies live in the account "aws": arn:aws:iam::aws:policy/... (IAM User Guide,
+    "IAM identifiers", policy ARNs)."""
+    parts = policy_arn.split(":", 5)
+    return len(parts) == 6 and parts[4] == "aws"
+
+
+def _policy_error(error: ClientError) -> str:
+    code = error_code(error)
+    if code not in _ACCESS_DENIED and code not in _MISSING:
+        raise error
+    message = error.response.get("Error", {}).get("Message", "")
+    return f"{code}: {message}" if message else code
 
 
 def _unreadable_policies(role_arn: str, snapshot: RoleSnapshot, error: ClientError) -> ApplianceState:

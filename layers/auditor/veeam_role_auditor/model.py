@@ -45,6 +45,41 @@ class RoleSnapshot:
 
 
 @dataclass(frozen=True)
+class RolePermissions:
+    """A role's identity policies as IAM enforces them: inline policies, then the default versions of its
+    attached managed policies, and its permissions boundary; or why they could not all be read."""
+
+    policies: tuple[NamedPolicy, ...] = ()
+    boundary: NamedPolicy | None = None
+    unavailable_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ManagedPolicyDocuments:
+    """The default versions of managed policies, read once per policy for every role that attaches them.
+
+    ``documents`` maps a policy ARN to its default version (one object per policy, so that every role
+    attaching it shares it: see policy.permissions.PermissionsMemo); ``unavailable`` maps a policy ARN
+    to why it could not be read (access denied, deleted meanwhile).
+    """
+
+    documents: Mapping[str, NamedPolicy] = field(default_factory=dict)
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+
+    def for_role(self, role: RoleSnapshot) -> RolePermissions:
+        """The role's identity policies (inline from its snapshot, managed from here)."""
+        wanted = (*role.attached_policy_arns, *((role.boundary_arn,) if role.boundary_arn else ()))
+        missing = [f"{arn}: {self.unavailable.get(arn, 'not read')}" for arn in wanted if arn not in self.documents]
+        if missing:
+            return RolePermissions(
+                unavailable_reason="could not read the role's managed policies (" + "; ".join(missing) + ")"
+            )
+        managed = tuple(self.documents[arn] for arn in role.attached_policy_arns)
+        boundary = self.documents[role.boundary_arn] if role.boundary_arn else None
+        return RolePermissions(role.inline_policies + managed, boundary)
+
+
+@dataclass(frozen=True)
 class ApplianceState:
     """What the scan could learn about one configured Impersonation role."""
 

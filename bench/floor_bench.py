@@ -108,8 +108,12 @@ with open(sys.argv[2], "w") as out:
 FLOOR_IN_PROCESS = """
 import json, sys, time
 import boto3
-from veeam_role_auditor.lambda_app import ClientCache
-iam = ClientCache()("iam") if sys.argv[3] == "auditor" else boto3.client("iam")
+try:
+    from veeam_role_auditor.aws import Clients
+    make_clients = Clients.for_lambda
+except (ImportError, AttributeError):  # a tree from before the one client cache (issue 13)
+    from veeam_role_auditor.lambda_app import ClientCache as make_clients
+iam = make_clients()("iam") if sys.argv[3] == "auditor" else boto3.client("iam")
 wall, cpu = time.perf_counter(), time.process_time()
 pages = iam.get_paginator("get_account_authorization_details").paginate(
     Filter=["Role"], PaginationConfig={"PageSize": 1000}
@@ -279,7 +283,7 @@ def main() -> None:
                     work / f"lambda-{name}-{round_}.json",
                 )
             for shape in ("stock", "auditor"):
-                label = "boto3 as is" if shape == "stock" else "Lambda ClientCache"
+                label = "boto3 as is" if shape == "stock" else "Lambda clients"
                 plan[f"floor, in process ({label})"] = lambda round_, shape=shape: inner(
                     run_process(
                         [python, "-c", FLOOR_IN_PROCESS, "", str(work / f"floor-{shape}-{round_}.json"), shape],

@@ -21,15 +21,16 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from veeam_role_auditor.aws import Clients
 from veeam_role_auditor.cloudtrail import IamChange, Rejected, Skipped, parse_event
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.lambda_app import AuditorApp, ClientCache, LambdaConfig, PowertoolsMetrics, caller_from_context
+from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, PowertoolsMetrics, caller_from_context
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-client = ClientCache()
+client = Clients.for_lambda()  # kept for the container's life
 _context: dict[str, LambdaContext] = {}
 
 # The state table also keeps idempotency records (partition key finding_id, TTL on "expiration").

@@ -12,13 +12,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from veeam_role_auditor.aws import Clients
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.lambda_app import AuditorApp, ClientCache, LambdaConfig, PowertoolsMetrics, caller_from_context
+from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, PowertoolsMetrics, caller_from_context
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-client = ClientCache()
+client = Clients.for_lambda()  # kept for the container's life
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.EVENT_BRIDGE)

@@ -223,7 +223,6 @@ def iam_stubbed() -> Any:
 
 def test_the_command_line_and_lambda_clients_use_it(monkeypatch: pytest.MonkeyPatch) -> None:
     from veeam_role_auditor.aws import Clients
-    from veeam_role_auditor.lambda_app import ClientCache
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "x",
@@ -233,6 +232,6 @@ def test_the_command_line_and_lambda_clients_use_it(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     command_line = Clients(region="us-east-1", profile=None, endpoint_url=None)("iam")
-    lambda_client = ClientCache()("iam")
+    lambda_client = Clients.for_lambda()("iam")
     for client in (command_line, lambda_client):
         assert client._endpoint._response_parser_factory._defaults == {"timestamp_parser": parse_timestamp}

@@ -1,4 +1,4 @@
-"""Creating boto3 clients for the command line, and turning AWS errors a user can fix into messages."""
+"""Creating boto3 clients (command line and Lambda), and turning AWS errors a user can fix into messages."""
 
 from __future__ import annotations
 
@@ -42,26 +42,31 @@ class AwsTimeoutError(Exception):
 
 
 class Clients:
-    """The clients the command line uses: one session, one retry configuration, bounded waits.
+    """The auditor's boto3 clients, one per service, made on first use and kept: for the command line's run
+    and for a Lambda container's life (``Clients.for_lambda()``, made once at import by each handler).
 
-    Every call, retries included, ends within ``timeout`` seconds: each attempt may wait at most a
-    third of it for an answer, and a retry that could not finish in time is not started (botocore's
-    retries alone would wait up to ten times the read timeout against an endpoint that never
-    answers). ``on_retry`` hears of every retry, so a slow run says why it is slow.
+    One session (:func:`.inventory.auditor_session`: response timestamps parsed without dateutil) and one
+    retry configuration (:func:`.inventory.client_config`: botocore's adaptive mode, 10 attempts).
+
+    With a ``timeout`` (the command line), every call, retries included, ends within ``timeout`` seconds:
+    each attempt may wait at most a third of it for an answer, and a retry that could not finish in time
+    is not started (botocore's retries alone would wait up to ten times the read timeout against an
+    endpoint that never answers). ``on_retry`` hears of every retry, so a slow run says why it is slow.
+    Without one (Lambda), the function's own timeout and :class:`.deadline.Deadline` bound the run.
     """
 
     def __init__(
         self,
         *,
-        region: str | None,
-        profile: str | None,
-        endpoint_url: str | None,
-        timeout: float = DEFAULT_AWS_TIMEOUT,
+        region: str | None = None,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        timeout: float | None = DEFAULT_AWS_TIMEOUT,
         on_retry: Callable[[str], None] | None = None,
     ) -> None:
         if endpoint_url is not None:
             check_endpoint_url(endpoint_url)
-        if timeout <= 0:
+        if timeout is not None and timeout <= 0:
             raise AwsSetupError(f"--timeout must be a positive number of seconds, got {timeout:g}")
         try:
             session = auditor_session(profile_name=profile, region_name=region)
@@ -71,22 +76,32 @@ class Clients:
         self.timeout = timeout
         self._session = session
         self._endpoint_url = endpoint_url
-        attempt = max(1.0, timeout / 3)
-        self._config = client_config().merge(Config(connect_timeout=min(10.0, attempt), read_timeout=attempt))
+        self._config = client_config()
+        if timeout is not None:
+            attempt = max(1.0, timeout / 3)
+            self._config = self._config.merge(Config(connect_timeout=min(10.0, attempt), read_timeout=attempt))
         self._on_retry = on_retry
-        self._cache: dict[str, Any] = {}
+        self.created: dict[str, Any] = {}
+        """The clients made so far, by service name."""
+
+    @classmethod
+    def for_lambda(cls) -> Clients:
+        """Clients for a Lambda container: the function's region (``AWS_REGION``) and credentials, no
+        per-call time limit of their own."""
+        return cls(timeout=None)
 
     def __call__(self, service: str) -> Any:
-        if service not in self._cache:
+        if service not in self.created:
             client = self._session.client(
                 service, region_name=self.region, endpoint_url=self._endpoint_url, config=self._config
             )
-            events = client.meta.events
-            events.register("before-call", self._started)
-            events.register_first("needs-retry", self._within_time)
-            events.register("request-created", self._announce_retry)
-            self._cache[service] = client
-        return self._cache[service]
+            if self.timeout is not None:
+                events = client.meta.events
+                events.register("before-call", self._started)
+                events.register_first("needs-retry", self._within_time)
+                events.register("request-created", self._announce_retry)
+            self.created[service] = client
+        return self.created[service]
 
     @staticmethod
     def _started(context: dict[str, Any], **_: Any) -> None:
@@ -102,7 +117,10 @@ class Clients:
         **_: Any,
     ) -> None:
         """Observes every retry decision: records why, and stops a retry that could not end in time."""
+        limit = self.timeout
         context = request_dict.get("context", {})
+        if limit is None:
+            return
         if caught_exception is None and (response is None or response[0].status_code < 400):
             return
         reason = (
@@ -112,9 +130,9 @@ class Clients:
         )
         context["vra_last_error"] = reason
         elapsed = time.monotonic() - context.get("vra_started", time.monotonic())
-        if elapsed + self._config.read_timeout > self.timeout:
+        if elapsed + self._config.read_timeout > limit:
             raise AwsTimeoutError(
-                f"no answer from AWS for {operation.name} within {self.timeout:g} seconds ({attempts} "
+                f"no answer from AWS for {operation.name} within {limit:g} seconds ({attempts} "
                 f"attempt{'s' * (attempts != 1)}, last: {reason}); check the network, a proxy or --endpoint-url, "
                 "or allow more time with --timeout"
             )

@@ -23,7 +23,7 @@ from . import checks
 from .assess import ASSESSMENT_ERROR, assess_role, assess_untagged_role, prepare_appliances
 from .cloudtrail import POLICY_EVENTS, IamChange
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
-from .inventory import Caller, Inventory, auditor_session, client_config
+from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, finding_id
 from .policy import parse_role_arn
 from .publish import PublishError, PublishReport, Scope, make_publisher
@@ -37,7 +37,7 @@ SUPPRESSIONS_MAX_AGE = 300
 """Seconds a container reuses the suppression rules it read from SSM (Powertools Parameters' cache): an
 edit of the parameter applies within 5 minutes, and a busy function reads it at most 12 times an hour."""
 # One Powertools SSMProvider (and so one cache) per SSM client, that is per container: the handlers keep
-# their clients for the container's life (ClientCache), and the provider goes with its client.
+# their clients for the container's life (aws.Clients.for_lambda), and the provider goes with its client.
 _SSM_PROVIDERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
@@ -58,21 +58,6 @@ class PowertoolsMetrics:
 
     def add_metric(self, name: str, unit: str, value: float) -> None:
         self._metrics.add_metric(name=name, unit=unit, value=value)
-
-
-class ClientCache:
-    """boto3 clients with the auditor's retry configuration, created once per container and reused."""
-
-    def __init__(self) -> None:
-        self.created: dict[str, Any] = {}
-        self._session: Any = None
-
-    def __call__(self, service: str) -> Any:
-        if service not in self.created:
-            if self._session is None:
-                self._session = auditor_session()  # parses response timestamps without dateutil
-            self.created[service] = self._session.client(service, config=client_config())
-        return self.created[service]
 
 
 @dataclass

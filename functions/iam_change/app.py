@@ -8,7 +8,6 @@ Thin wiring; the work is veeam_role_auditor.lambda_app and veeam_role_auditor.cl
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -24,58 +23,71 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from veeam_role_auditor.aws import Clients
 from veeam_role_auditor.cloudtrail import IamChange, Rejected, Skipped, parse_event
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, PowertoolsMetrics, caller_from_context
+from veeam_role_auditor.lambda_app import (
+    ApplianceCache,
+    AuditorApp,
+    LambdaConfig,
+    PowertoolsMetrics,
+    caller_from_context,
+)
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
-client = Clients.for_lambda()  # kept for the container's life
-_context: dict[str, LambdaContext] = {}
+# Kept for the container's life: the clients, and the appliance roles read for recent events.
+client = Clients.for_lambda()
+appliances = ApplianceCache()
 
 # The state table also keeps idempotency records (partition key finding_id, TTL on "expiration").
 idempotency = IdempotencyConfig(event_key_jmespath="detail.eventID", expires_after_seconds=24 * 3600)
 _processors: dict[str, Any] = {}
 
 
-def app() -> AuditorApp:
-    return AuditorApp(LambdaConfig.from_environment(), client, metrics=PowertoolsMetrics(metrics))
+def app(config: LambdaConfig) -> AuditorApp:
+    return AuditorApp(config, client, metrics=PowertoolsMetrics(metrics), appliance_cache=appliances)
 
 
-def process_change(event: dict[str, Any]) -> dict[str, Any]:
-    """One CloudTrail event, processed once even when EventBridge delivers it twice (same eventID)."""
+def process_change(event: dict[str, Any], change: IamChange, context: LambdaContext) -> dict[str, Any]:
+    """One CloudTrail event, processed once even when EventBridge delivers it twice (same eventID).
+
+    ``event`` is the idempotency payload; ``change`` is what :func:`parse_event` made of it.
+    """
+    config = LambdaConfig.from_environment()
     if "change" not in _processors:
         # Built on first use: the persistence layer creates its DynamoDB client when constructed,
         # which would otherwise add that cost to every cold start, rechecks included.
         persistence = DynamoDBPersistenceLayer(
-            table_name=os.environ["VRA_STATE_TABLE"], key_attr="finding_id", boto3_client=client("dynamodb")
+            table_name=config.table_name, key_attr="finding_id", boto3_client=client("dynamodb")
         )
         _processors["change"] = idempotent_function(
             data_keyword_argument="event", persistence_store=persistence, config=idempotency
         )(_process_change)
-    result: dict[str, Any] = _processors["change"](event=event)
+    result: dict[str, Any] = _processors["change"](event=event, change=change, config=config, context=context)
     return result
 
 
-def _process_change(event: dict[str, Any]) -> dict[str, Any]:
-    change = parse_event(event)
-    assert isinstance(change, IamChange)
-    return app().on_iam_change(change, caller_from_context(_context["current"]))
+def _process_change(
+    event: dict[str, Any], change: IamChange, config: LambdaConfig, context: LambdaContext
+) -> dict[str, Any]:
+    del event  # the idempotency key and payload; the change was parsed from it once
+    return app(config).on_iam_change(change, caller_from_context(context))
 
 
-def process_recheck(record: SQSRecord) -> dict[str, Any]:
+def process_recheck(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
+    """One re-check message; the batch processor passes the invocation's context (``lambda_context``)."""
     body = json.loads(record.body)
     if not isinstance(body, dict):
-        raise TypeError("a re-check message must be a JSON object")
-    context = _context["current"]
-    return app().recheck(body, caller_from_context(context), Deadline.from_context(context))
+        raise TypeError(f"a re-check message must be a JSON object, got {type(body).__name__}")
+    return app(LambdaConfig.from_environment()).recheck(
+        body, caller_from_context(lambda_context), Deadline.from_context(lambda_context)
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path="detail.eventID")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    _context["current"] = context
     idempotency.register_lambda_context(context)
     if isinstance(event, dict) and "Records" in event:
         response = process_partial_response(
@@ -91,7 +103,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("event skipped", extra={"reason": decision.reason, "event_name": decision.event_name})
         metrics.add_metric(name="EventsSkipped", unit="Count", value=1)
         return {"status": "skipped", "reason": decision.reason}
-    summary: dict[str, Any] = process_change(event=event)
+    summary = process_change(event=event, change=decision, context=context)
     metrics.add_metric(name="IamChangesProcessed", unit="Count", value=1)
     logger.info("change processed", extra={"event_name": decision.event_name, "summary": summary})
     return summary

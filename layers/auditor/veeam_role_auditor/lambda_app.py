@@ -5,6 +5,9 @@
   queue a re-check after IAM's propagation delay (trust policy changes take up to 5 minutes).
 - A re-check from the delay queue: the same, without queueing another.
 
+A warm iam_change container reuses the appliance roles it read for an earlier event for
+``VRA_APPLIANCE_MAX_AGE`` seconds (:class:`ApplianceCache`); full scans always read them afresh.
+
 Both apply the suppression rules of the SSM parameter named by ``VRA_SUPPRESSIONS_PARAMETER`` (JSON; see
 :func:`AuditorApp.suppression_rules`) to the findings before publishing.
 """
@@ -15,7 +18,7 @@ import json
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -83,6 +86,50 @@ class LocalContext:
         return self.remaining_ms
 
 
+@dataclass
+class ApplianceRead:
+    """The appliance (Impersonation) roles as read for an event: the states, when they were read, and the
+    appliance id history of the state table (read on first need)."""
+
+    key: tuple[str, str, tuple[str, ...]]
+    """Partition, account and the configured appliance role ARNs the read is for."""
+    states: tuple[ApplianceState, ...]
+    read_at: datetime
+    history: dict[str, str] | None = None
+
+
+class ApplianceCache:
+    """The appliance roles as this container last read them, for the events that follow within ``max_age``.
+
+    Reading the Impersonation role costs about ten calls (GetRole, ListRoleTags, its inline policies,
+    ListAttachedRolePolicies and each managed policy's default version, ListInstanceProfilesForRole) and an
+    event about another role does not change it. A change to the appliance role arrives as its own
+    CloudTrail event: that event never uses the cache, empties it and triggers a full scan, which reads the
+    appliance from GetAccountAuthorizationDetails. So does a change to a managed policy's default version
+    (read afresh to see whether the policy is an appliance's). Another container may process that event:
+    until this one's read expires, the findings it publishes carry the older read's time as their
+    observation time, so the state table keeps the full scan's newer observation (the stale-observation
+    guard), and the re-check queued after IAM's propagation delay reads everything again.
+    """
+
+    def __init__(self) -> None:
+        self._read: ApplianceRead | None = None
+
+    def get(self, key: tuple[str, str, tuple[str, ...]], now: datetime, max_age: float) -> ApplianceRead | None:
+        """The last read for ``key`` if it is younger than ``max_age`` seconds (a clock gone back: none)."""
+        read = self._read
+        if read is None or read.key != key:
+            return None
+        age = (now - read.read_at).total_seconds()
+        return read if 0 <= age < max_age else None
+
+    def put(self, read: ApplianceRead) -> None:
+        self._read = read
+
+    def clear(self) -> None:
+        self._read = None
+
+
 def caller_from_context(context: Any) -> Caller:
     """Account and partition from the function's own ARN: no sts:GetCallerIdentity call needed."""
     arn = str(context.invoked_function_arn)
@@ -122,11 +169,14 @@ class AuditorApp:
         *,
         metrics: MetricSink | None = None,
         clock: Callable[[], datetime] | None = None,
+        appliance_cache: ApplianceCache | None = None,
     ) -> None:
+        """``appliance_cache``: the container's (kept across invocations); None reads the appliance per event."""
         self.config = config
         self.clients = clients
         self.metrics = metrics or NoMetrics()
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.appliance_cache = appliance_cache
 
     # ------------------------------------------------------------------ wiring
 
@@ -179,19 +229,22 @@ class AuditorApp:
 
     def on_iam_change(self, change: IamChange, caller: Caller, *, recheck: bool = True) -> dict[str, Any]:
         """Re-evaluate what one IAM change can affect, and queue the delayed re-check."""
-        appliances = self._appliances(caller)
         if change.event_name in POLICY_EVENTS:
+            # Never from the cache: a policy attached to the appliance a moment ago must be seen.
+            appliances = self._appliance_read(caller, fresh=True).states
             touched = [s for s in appliances if change.policy_arn in _policy_arns(s)]
             if not touched:
                 return {"status": "skipped", "reason": f"{change.policy_arn} is not attached to an appliance role"}
             return self._appliance_changed(change, caller, recheck)
-        assert change.role_name is not None
-        if _is_appliance(change.role_name, self.config.scan, caller):
+        role_name = change.role_name
+        if role_name is None:  # cloudtrail.parse_event gives every role event a role name
+            raise ValueError(f"{change.event_name} event {change.event_id} names no role")
+        if _is_appliance(role_name, self.config.scan, caller):
             return self._appliance_changed(change, caller, recheck)
         # IAM cannot change a role's path: moving a role is DeleteRole + CreateRole under the same name.
         # Their events may arrive after both calls, so they also cover roles stored under that name.
         moved = change.event_name in ("CreateRole", "DeleteRole")
-        summary = self.evaluate_role(change.role_name, caller, appliances, same_name=moved)
+        summary = self.evaluate_role(role_name, caller, same_name=moved)
         if recheck:
             body: dict[str, Any] = {
                 "role_name": change.role_name,
@@ -203,22 +256,21 @@ class AuditorApp:
             self._queue_recheck(body)
         return summary
 
-    def evaluate_role(
-        self,
-        role_name: str,
-        caller: Caller,
-        appliances: tuple[ApplianceState, ...] | None = None,
-        *,
-        same_name: bool = False,
-    ) -> dict[str, Any]:
+    def evaluate_role(self, role_name: str, caller: Caller, *, same_name: bool = False) -> dict[str, Any]:
         """Read one role, assess it and publish; a deleted role's findings are archived.
 
         ``same_name``: also speak for every stored role of that name (any path), so findings of a role
         deleted and re-created under another path are archived.
         """
-        appliances = appliances or self._appliances(caller)
+        started = self.clock()
+        read = self._appliance_read(caller)
+        appliances = read.states
         observed = self.clock()
         role = self.inventory.role(role_name)
+        if read.read_at < started:
+            # Reused from an earlier event: what is published is only as recent as its oldest input.
+            observed = read.read_at
+            role = role if role is None else replace(role, observed_at=min(role.observed_at, read.read_at))
         findings: list[Finding] = []
         if role is None:
             arns = self.store.role_arns_named(caller.account, role_name)
@@ -226,12 +278,13 @@ class AuditorApp:
         else:
             arns = {role.arn} | (self.store.role_arns_named(caller.account, role_name) if same_name else set())
             if self.config.scan.in_scope(role.tags, role.path):
-                history = self.store.appliance_history(caller.account)
+                if read.history is None:
+                    read.history = self.store.appliance_history(caller.account)
                 findings = assess_role(
                     role,
                     appliances,
                     self.config.scan,
-                    previous_appliance_ids=history,
+                    previous_appliance_ids=read.history,
                     account=caller.account,
                     partition=caller.partition,
                 )
@@ -255,7 +308,9 @@ class AuditorApp:
         """A message from the delay queue: {"role_name": ...} or {"full_scan": true}."""
         if body.get("full_scan") is True:
             if self.config.scan_function_name:
-                return self._request_full_scan("re-check after an appliance change", None)
+                return self._request_full_scan(
+                    self.config.scan_function_name, "re-check after an appliance change", None
+                )
             return self.full_scan(caller, reason="re-check after an appliance change", deadline=deadline)
         role_name = body.get("role_name")
         if not isinstance(role_name, str) or not role_name:
@@ -331,18 +386,29 @@ class AuditorApp:
         ids = [finding_id(caller.partition, caller.account, code, role_arn) for code in checks.CATALOGUE]
         return bool(self.store.load(ids))
 
-    def _appliances(self, caller: Caller) -> tuple[ApplianceState, ...]:
+    def _appliance_read(self, caller: Caller, *, fresh: bool = False) -> ApplianceRead:
+        """The appliance roles: this container's earlier read while younger than ``appliance_max_age`` (unless
+        ``fresh``), else read now with targeted calls (and kept for the next events)."""
+        arns = self.config.scan.appliance_role_arns
+        key = (caller.partition, caller.account, arns)
+        cache = self.appliance_cache
+        if cache is not None and not fresh:
+            cached = cache.get(key, self.clock(), self.config.appliance_max_age)
+            if cached is not None:
+                return cached
+        read_at = self.clock()
         inventory = self.inventory
-        return prepare_appliances(
-            [inventory.appliance_state_direct(arn, caller) for arn in self.config.scan.appliance_role_arns]
-        )
+        states = prepare_appliances([inventory.appliance_state_direct(arn, caller) for arn in arns])
+        read = ApplianceRead(key=key, states=states, read_at=read_at)
+        if cache is not None:
+            cache.put(read)
+        return read
 
-    def _request_full_scan(self, reason: str, event_id: str | None) -> dict[str, Any]:
+    def _request_full_scan(self, function_name: str, reason: str, event_id: str | None) -> dict[str, Any]:
         """Hand a full scan to the scan function (reserved concurrency 1: scans never overlap)."""
-        assert self.config.scan_function_name is not None
         payload = {"source": "veeam-role-auditor", "reason": reason, "event_id": event_id}
         self.clients("lambda").invoke(
-            FunctionName=self.config.scan_function_name,
+            FunctionName=function_name,
             InvocationType="Event",
             Payload=json.dumps(payload).encode(),
         )
@@ -350,9 +416,11 @@ class AuditorApp:
 
     def _appliance_changed(self, change: IamChange, caller: Caller, recheck: bool) -> dict[str, Any]:
         """Every role depends on the appliance: a full scan, by the scan function when there is one."""
+        if self.appliance_cache is not None:
+            self.appliance_cache.clear()
         reason = f"{change.event_name} on an appliance role"
         if self.config.scan_function_name:
-            summary = self._request_full_scan(reason, change.event_id)
+            summary = self._request_full_scan(self.config.scan_function_name, reason, change.event_id)
         else:
             summary = {**self.full_scan(caller, reason=reason), "status": "evaluated"}
         if recheck:

@@ -224,12 +224,12 @@ def test_the_untagged_pre_check_skips_only_roles_that_name_no_appliance(account:
 @pytest.mark.parametrize("planner", ["plan_trust_fix", "with_role_instead_of_account", "without_deleted_principals"])
 def test_a_correction_that_raises_is_not_remembered_as_none(monkeypatch: pytest.MonkeyPatch, planner: str) -> None:
     """A defect in planning makes each role sharing the verdict NOT_AVAILABLE, as it does without sharing."""
-    from veeam_role_auditor import assess
+    from veeam_role_auditor import conclusions
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("planning defect")
 
-    monkeypatch.setattr(assess, planner, broken)
+    monkeypatch.setattr(conclusions, planner, broken)
     trust = {
         "Version": "2012-10-17",
         "Statement": [

@@ -6,7 +6,7 @@ from .document import PolicyDocument, parse_policy
 from .identity import IdentityVerdict, NamedPolicy, evaluate_identity
 from .service import evaluate_service_trust
 from .tri import Tri
-from .trust import ASSUME_ROLE, RISKS, TrustVerdict, evaluate_trust, make_appliance
+from .trust import ASSUME_ROLE, RISKS, RiskNote, TrustVerdict, evaluate_trust, make_appliance
 
 __all__ = [
     "ASSUME_ROLE",
@@ -16,6 +16,7 @@ __all__ = [
     "InvalidArnError",
     "NamedPolicy",
     "PolicyDocument",
+    "RiskNote",
     "RoleArn",
     "Tri",
     "TrustVerdict",

@@ -33,6 +33,21 @@ RISKS = (
     "not_principal",
     "malformed",
 )
+
+
+class RiskNote(NamedTuple):
+    """One risk found in a trust policy, as data: which risk, which statement, why, and the account it names.
+
+    ``reason`` is the text a finding's details show; ``TrustVerdict.reasons`` carries the same note as
+    ``"risk <risk>: <reason>"`` (the JSON verdict's documented form). Code reads the notes, never that text.
+    """
+
+    risk: str
+    statement: str
+    reason: str
+    account: str | None = None
+
+
 _SPECIFICITY: dict[Via | None, int] = {None: 0, "wildcard": 1, "account_root": 2, "role_arn": 3}
 _ANSWER = {Tri.TRUE: "yes", Tri.UNKNOWN: "conditional", Tri.FALSE: "no"}
 # Which kinds of note decided each answer; those lines lead the reasons.
@@ -57,6 +72,18 @@ class TrustVerdict(NamedTuple):
     account_principals: tuple[str, ...] = ()
     # Positions (in Statement) of the Deny statements that do or may cover the appliance.
     blocking_denies: tuple[int, ...] = ()
+    # The risks as data, in the order of their lines at the end of ``reasons``.
+    risk_notes: tuple[RiskNote, ...] = ()
+
+    def notes_for(self, risk: str) -> list[str]:
+        """The reasons given for ``risk``, one per statement and principal that raised it."""
+        return [note.reason for note in self.risk_notes if note.risk == risk]
+
+    @property
+    def explanation(self) -> tuple[str, ...]:
+        """``reasons`` without the risk lines: what decided the answer (and why a document is malformed)."""
+        count = len(self.risk_notes)
+        return self.reasons[: len(self.reasons) - count] if count else self.reasons
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +92,10 @@ class TrustVerdict(NamedTuple):
             "risks": sorted(self.risks),
             "reasons": list(self.reasons),
         }
+
+
+def _risk_line(note: RiskNote) -> str:
+    return f"risk {note.risk}: {note.reason}"
 
 
 def make_appliance(
@@ -120,13 +151,17 @@ class _TrustEvaluation:
 
     def verdict(self) -> TrustVerdict:
         policy = self.policy
-        risks, risk_reasons, deleted, foreign, accounts = self._risks()
+        risks, risk_notes, deleted, foreign, accounts = self._risks()
         if policy.malformed:
             reasons = [f"malformed: {error}" for error in policy.errors]
             reasons.append("IAM would reject this document as a trust policy, so it is not in force")
-            for label in _not_principal_statements(policy):
+            not_principal = [
+                RiskNote("not_principal", label, f"{label} uses NotPrincipal")
+                for label in _not_principal_statements(policy)
+            ]
+            if not_principal:
                 risks.add("not_principal")
-                reasons.append(f"risk not_principal: {label} uses NotPrincipal")
+            reasons.extend(_risk_line(note) for note in not_principal)
             return TrustVerdict(
                 "no",
                 None,
@@ -136,6 +171,7 @@ class _TrustEvaluation:
                 deleted,
                 foreign,
                 accounts,
+                risk_notes=tuple(not_principal),
             )
         # One pass: the strongest Allow (and its most specific principal form) and the strongest Deny.
         allow = deny = Tri.FALSE
@@ -176,9 +212,18 @@ class _TrustEvaluation:
             first = _DECISIVE[decisive]
             notes.sort(key=lambda note: note[0] not in first)  # stable: statement order otherwise
         reasons = [text for _, text in notes]
-        reasons.extend(risk_reasons)
+        reasons.extend(_risk_line(note) for note in risk_notes)
         return TrustVerdict(
-            answer, via, frozenset(risks), tuple(reasons), (), deleted, foreign, accounts, tuple(blocking)
+            answer,
+            via,
+            frozenset(risks),
+            tuple(reasons),
+            (),
+            deleted,
+            foreign,
+            accounts,
+            tuple(blocking),
+            tuple(risk_notes),
         )
 
     def _allow_applies(self, statement: Statement) -> tuple[Tri, Via | None]:
@@ -291,9 +336,9 @@ class _TrustEvaluation:
 
     # -------------------------------------------------------------- risks
 
-    def _risks(self) -> tuple[set[str], list[str], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    def _risks(self) -> tuple[set[str], list[RiskNote], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         risks: set[str] = set()
-        reasons: list[str] = []
+        reasons: list[RiskNote] = []
         deleted: list[str] = []
         foreign: list[str] = []
         accounts: list[str] = []
@@ -309,8 +354,12 @@ class _TrustEvaluation:
                     risks.add("deleted_principal_unique_id")
                     deleted.append(principal.raw)
                     reasons.append(
-                        f"risk deleted_principal_unique_id: {label} names {principal.raw}, the unique id"
-                        " of a deleted principal; re-creating a role of that name does not restore trust"
+                        RiskNote(
+                            "deleted_principal_unique_id",
+                            label,
+                            f"{label} names {principal.raw}, the unique id of a deleted principal; re-creating"
+                            " a role of that name does not restore trust",
+                        )
                     )
             if statement.effect != "Allow":
                 continue
@@ -321,24 +370,33 @@ class _TrustEvaluation:
                     for clause in statement.conditions
                     if clause.key in _PRINCIPAL_KEYS and not clause.negated and not clause.if_exists
                 ]
+                text = f'{label} allows any principal ("*")'
                 if narrowing:
-                    reasons.append(
-                        f'risk wildcard_principal: {label} allows any principal ("*"), limited only by its'
-                        f" Condition ({'; '.join(narrowing)})"
-                    )
-                else:
-                    reasons.append(f'risk wildcard_principal: {label} allows any principal ("*")')
+                    text += f", limited only by its Condition ({'; '.join(narrowing)})"
+                reasons.append(RiskNote("wildcard_principal", label, text))
             for principal in spec.aws:
                 if principal.kind is PrincipalKind.ACCOUNT:
                     risks.add("account_root_trust")
                     accounts.append(principal.account or "")
-                    reasons.append(f"risk account_root_trust: {label} trusts the whole account {principal.account}")
+                    reasons.append(
+                        RiskNote(
+                            "account_root_trust",
+                            label,
+                            f"{label} trusts the whole account {principal.account}",
+                            principal.account,
+                        )
+                    )
                 if principal.account and principal.account not in own_accounts:
                     risks.add("foreign_account_trusted")
                     foreign.append(principal.account)
                     reasons.append(
-                        f"risk foreign_account_trusted: {label} trusts {principal.raw} in account"
-                        f" {principal.account}, which is neither the appliance's nor the role's"
+                        RiskNote(
+                            "foreign_account_trusted",
+                            label,
+                            f"{label} trusts {principal.raw} in account {principal.account}, which is neither"
+                            " the appliance's nor the role's",
+                            principal.account,
+                        )
                     )
         return (
             risks,

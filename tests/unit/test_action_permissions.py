@@ -273,9 +273,41 @@ def test_the_memo_decides_each_policy_set_and_action_once() -> None:
         results.append(
             evaluate_actions([shared], required, role_arn=role, role_tags={"n": str(index)}, now=NOW, memo=memo)
         )
-    assert (memo.misses, memo.hits) == (3, 12)
+    # Three (policy, action) parts decided for the first role; the four others share its whole verdict.
+    assert (memo.misses, memo.hits) == (3, 4)
     direct = evaluate_actions([shared], required, role_arn=ROLE, role_tags={}, now=NOW)
     assert all(result == direct for result in results)
+
+
+def test_the_memo_shares_one_policys_parts_between_different_policy_sets() -> None:
+    memo = PermissionsMemo()
+    shared, second, third = (
+        NamedPolicy(f"managed policy {name}", policy(allow(action)))
+        for name, action in (("A", "ec2:*"), ("B", "s3:*"), ("C", "kms:*"))
+    )
+    for policies in ([shared, second], [shared, third], [third, shared]):
+        evaluate_actions(policies, (SNAPSHOT,), role_arn=ROLE, now=NOW, memo=memo)
+    assert (memo.misses, memo.hits) == (3, 0)  # A, B and C each decided once for the action
+
+
+def test_action_matching_agrees_with_the_trust_engines() -> None:
+    from veeam_role_auditor.policy.document import parse_policy
+    from veeam_role_auditor.policy.permissions import _parse
+    from veeam_role_auditor.policy.trust import action_applies
+
+    patterns = ["ec2:*", "EC2:CreateSnapshot", "ec2:Create?napshot*", "*", "s3:Get*", "ec2:createsnapshots"]
+    statements = [
+        {"Effect": "Allow", element: [pattern, "iam:PassRole"], "Resource": "*"}
+        for pattern in patterns
+        for element in ("Action", "NotAction")
+    ]
+    named = NamedPolicy("p", policy(*statements))
+    parsed = _parse(named)
+    document = parse_policy(named.document, "identity")
+    for action in ("ec2:CreateSnapshot", "EC2:CREATESNAPSHOTS", "s3:GetObject", "iam:passrole", "kms:Decrypt"):
+        assert [entry.applies_to(action.casefold()) for entry in parsed.statements] == [
+            action_applies(statement, action) for statement in document.statements
+        ], action
 
 
 def test_the_memo_keeps_roles_apart_when_the_policies_read_their_tags() -> None:

@@ -30,8 +30,9 @@ credentials): :class:`PrincipalContext`.
 
 from __future__ import annotations
 
+import operator
 import pickle
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -40,13 +41,14 @@ from .conditions import NO_VALUE, _template, evaluate_clause, pattern_match, res
 from .context import ABSENT, ContextValue, RequestContext, known, maybe, with_prefix
 from .document import PolicyDocument, Statement, parse_policy
 from .tri import Tri, tri_all, tri_any
-from .trust import Answer, action_applies
-from .wildcard import glob_relation, has_wildcard
+from .trust import Answer
+from .wildcard import glob_match, glob_relation, has_wildcard
 
 if TYPE_CHECKING:
     from .identity import NamedPolicy
 
 _ANSWER: dict[Tri, Answer] = {Tri.TRUE: "yes", Tri.UNKNOWN: "conditional", Tri.FALSE: "no"}
+_ANSWER_CODE: dict[Answer, int] = {"no": 0, "conditional": 1, "yes": 2}
 
 UNSEEN_POLICIES = (
     "service control policies, resource control policies, session policies and resource-based policies"
@@ -79,35 +81,77 @@ class ActionDecision(NamedTuple):
         }
 
 
-class PermissionsVerdict(NamedTuple):
-    """The answers for a list of required actions, in the order asked (each action and resources once)."""
+_CODE_ANSWER: tuple[Answer, Answer, Answer] = ("no", "conditional", "yes")
 
-    decisions: tuple[ActionDecision, ...]
-    malformed: tuple[str, ...] = ()
-    notes: tuple[str, ...] = (UNSEEN_POLICIES,)
+
+class PermissionsVerdict:
+    """The answers for a list of required actions, in the order asked (each action and resources once).
+
+    ``answers`` are known at once; each action's :class:`ActionDecision` (its reasons) is built when first
+    asked for (``decisions``, ``failing_decisions``): a scan needs the reasons of the actions a finding
+    lists, not of the thousands allowed. A value: equal verdicts compare equal, reasons included.
+    """
+
+    __slots__ = ("_build", "_codes", "_decisions", "actions", "malformed", "notes")
+
+    def __init__(
+        self,
+        actions: tuple[RequiredAction, ...],
+        codes: bytes,
+        build: Callable[[int], ActionDecision],
+        malformed: tuple[str, ...] = (),
+        notes: tuple[str, ...] = (UNSEEN_POLICIES,),
+    ) -> None:
+        self.actions = actions
+        self._codes = codes  # per action: 0 no, 1 conditional, 2 yes (Tri's values)
+        self._build = build
+        self._decisions: list[ActionDecision | None] = [None] * len(actions)
+        self.malformed = malformed
+        self.notes = notes
+
+    @property
+    def answers(self) -> tuple[Answer, ...]:
+        return tuple(_CODE_ANSWER[code] for code in self._codes)
+
+    def decision(self, index: int) -> ActionDecision:
+        decision = self._decisions[index]
+        if decision is None:
+            decision = self._decisions[index] = self._build(index)
+        return decision
+
+    @property
+    def decisions(self) -> tuple[ActionDecision, ...]:
+        return tuple(self.decision(index) for index in range(len(self.actions)))
+
+    @property
+    def failing_decisions(self) -> tuple[ActionDecision, ...]:
+        """The decisions of the actions not allowed or only conditionally allowed."""
+        return tuple(self.decision(index) for index, code in enumerate(self._codes) if code != 2)
 
     @property
     def missing_actions(self) -> tuple[str, ...]:
         """The actions not allowed on (all of) their resources, each once."""
-        return tuple(dict.fromkeys(decision.action for decision in self.decisions if decision.answer == "no"))
+        if 0 not in self._codes:
+            return ()
+        return tuple(dict.fromkeys(self.actions[i].action for i, code in enumerate(self._codes) if code == 0))
 
     @property
     def conditional_actions(self) -> tuple[str, ...]:
         """The actions allowed only under conditions not known offline or on some resources, each once."""
+        if 1 not in self._codes:
+            return ()
         missing = set(self.missing_actions)
         return tuple(
             dict.fromkeys(
-                decision.action
-                for decision in self.decisions
-                if decision.answer == "conditional" and decision.action not in missing
+                self.actions[i].action
+                for i, code in enumerate(self._codes)
+                if code == 1 and self.actions[i].action not in missing
             )
         )
 
     @property
     def answer(self) -> Answer:
-        if self.missing_actions:
-            return "no"
-        return "conditional" if self.conditional_actions else "yes"
+        return _CODE_ANSWER[min(self._codes, default=2)]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +162,25 @@ class PermissionsVerdict(NamedTuple):
             "malformed_policies": list(self.malformed),
             "notes": list(self.notes),
         }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PermissionsVerdict):
+            return NotImplemented
+        return (self.actions, self._codes, self.malformed, self.notes, self.decisions) == (
+            other.actions,
+            other._codes,
+            other.malformed,
+            other.notes,
+            other.decisions,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"PermissionsVerdict(answer={self.answer!r}, missing={self.missing_actions!r},"
+            f" conditional={self.conditional_actions!r})"
+        )
 
 
 def required_actions(items: Iterable[str | RequiredAction]) -> tuple[RequiredAction, ...]:
@@ -269,41 +332,86 @@ def _resource_relation(pattern: str, resource: str, context: RequestContext, res
 # ---------------------------------------------------------------- a set of policies
 
 
+class _Statement(NamedTuple):
+    """A statement with its Action/NotAction ready for many lookups: literal names in a set."""
+
+    statement: Statement
+    literal: frozenset[str]  # casefolded action names without wildcards
+    patterns: tuple[str, ...]  # the ones with wildcards
+    negated: bool  # NotAction
+
+    def applies_to(self, folded_action: str) -> bool:
+        """Action/NotAction match, case-insensitive with ``*`` and ``?`` (as trust.action_applies)."""
+        matched = folded_action in self.literal or any(
+            glob_match(pattern, folded_action, ignore_case=True) for pattern in self.patterns
+        )
+        return matched != self.negated
+
+
 class _Parsed(NamedTuple):
     name: str
     document: PolicyDocument
     keys: frozenset[str]
     identity: object  # what tells this document apart in a memo key
+    statements: tuple[_Statement, ...]
+    sorted_keys: tuple[str, ...]
 
 
 def _parse(named: NamedPolicy, identity: object = None) -> _Parsed:
     document = parse_policy(named.document, "identity")
-    return _Parsed(named.name, document, context_keys(document), identity)
+    statements = []
+    if not document.malformed:
+        for statement in document.statements:
+            names = statement.actions if statement.actions is not None else statement.not_actions
+            assert names is not None
+            statements.append(
+                _Statement(
+                    statement,
+                    frozenset(name.casefold() for name in names if not has_wildcard(name)),
+                    tuple(name for name in names if has_wildcard(name)),
+                    statement.actions is None,
+                )
+            )
+    keys = context_keys(document)
+    return _Parsed(named.name, document, keys, identity, tuple(statements), tuple(sorted(keys)))
 
 
-def _decide(
-    policies: Sequence[_Parsed],
-    boundary: _Parsed | None,
-    required: RequiredAction,
-    context: RequestContext,
-) -> ActionDecision:
+class _Part(NamedTuple):
+    """What one policy says about one required action on one of its resources."""
+
+    allow: Tri
+    allow_reasons: tuple[str, ...]
+    deny: Tri
+    deny_reasons: tuple[str, ...]
+
+
+_SILENT = _Part(Tri.FALSE, (), Tri.FALSE, ())
+_SILENT_ONE = (_SILENT,)
+
+
+def _silent(count: int) -> tuple[_Part, ...]:
+    return _SILENT_ONE if count == 1 else (_SILENT,) * count
+
+
+def _policy_parts(parsed: _Parsed, required: RequiredAction, context: RequestContext) -> tuple[_Part, ...]:
+    """One policy's Allow and Deny outcomes (and the statements behind them) per required resource."""
+    if not parsed.statements:
+        return _silent(len(required.resources))
     action = required.action
-    reasons: list[str] = []
-    decisive: list[str] = []
-    shown = required.resources[0] if len(required.resources) == 1 else list(required.resources)
-
-    def outcomes(parsed: _Parsed, effect: str, resource: str) -> list[Tri]:
-        policy = parsed.document
-        if policy.malformed:
-            return []
-        results: list[Tri] = []
-        for statement in policy.statements:
-            if statement.effect != effect or not action_applies(statement, action):
-                continue
+    folded = action.casefold()
+    matching = [entry.statement for entry in parsed.statements if entry.applies_to(folded)]
+    if not matching:
+        return _silent(len(required.resources))
+    policy = parsed.document
+    resolve = policy.resolves_variables
+    parts = []
+    for resource in required.resources:
+        outcomes: dict[str, list[Tri]] = {"Allow": [], "Deny": []}
+        reasons: dict[str, list[str]] = {"Allow": [], "Deny": []}
+        for statement in matching:
             where = resource_applies(policy, statement, resource, context)
             if where is Tri.FALSE:
                 continue
-            resolve = policy.resolves_variables
             undecided: list[str] = []
             conditions = Tri.TRUE
             for clause in statement.conditions:
@@ -315,31 +423,58 @@ def _decide(
                     break
             if conditions is Tri.FALSE:
                 continue
-            results.append(min(where, conditions))
+            effect = statement.effect
+            outcomes[effect].append(min(where, conditions))
             verb = "allows" if effect == "Allow" else "explicitly denies"
             text = f"{parsed.name} {statement.label} {verb} {action}"
             if where is Tri.UNKNOWN:
                 text += f" only on some of the resources Veeam needs it on ({_describe(statement)})"
             if undecided:
                 text += f" only if {'; '.join(undecided)}"
-            reasons.append(text)
-        return results
+            reasons[effect].append(text)
+        parts.append(
+            _Part(
+                tri_any(outcomes["Allow"]),
+                tuple(reasons["Allow"]),
+                tri_any(outcomes["Deny"]),
+                tuple(reasons["Deny"]),
+            )
+        )
+    return tuple(parts)
 
+
+def _combine(
+    required: RequiredAction,
+    parts: Sequence[tuple[_Part, ...]],
+    boundary: tuple[_Part, ...] | None,
+    boundary_name: str,
+) -> ActionDecision:
+    """IAM's evaluation logic over the policies' parts: any Allow, no Deny, and the boundary's Allow."""
+    action = required.action
+    decisive: list[str] = []
+    reasons: list[str] = []
     result = Tri.TRUE
-    for resource in required.resources:
-        allow = tri_any(outcome for parsed in policies for outcome in outcomes(parsed, "Allow", resource))
-        deny = tri_any(outcome for parsed in policies for outcome in outcomes(parsed, "Deny", resource))
+    for index, resource in enumerate(required.resources):
+        mine = [policy[index] for policy in parts]
+        allow = tri_any(part.allow for part in mine)
+        deny = tri_any(part.deny for part in mine)
+        for part in mine:
+            reasons.extend(part.allow_reasons)
+        for part in mine:
+            reasons.extend(part.deny_reasons)
         if allow is Tri.FALSE:
             decisive.append(f"no identity policy of the role allows {action} on {resource}")
         outcome = min(allow, ~deny)
         if boundary is not None:
-            bounded = tri_any(outcomes(boundary, "Allow", resource))
-            boundary_deny = tri_any(outcomes(boundary, "Deny", resource))
-            if bounded is Tri.FALSE:
-                decisive.append(f"the permissions boundary ({boundary.name}) does not allow {action} on {resource}")
-            outcome = tri_all((outcome, bounded, ~boundary_deny))
+            bound = boundary[index]
+            reasons.extend(bound.allow_reasons)
+            reasons.extend(bound.deny_reasons)
+            if bound.allow is Tri.FALSE:
+                decisive.append(f"the permissions boundary ({boundary_name}) does not allow {action} on {resource}")
+            outcome = tri_all((outcome, bound.allow, ~bound.deny))
         result = min(result, outcome)
     if result is Tri.FALSE and not decisive:
+        shown = required.resources[0] if len(required.resources) == 1 else list(required.resources)
         decisive.append(f"an explicit Deny overrides any Allow of {action} on {shown}")
     # The line that decided a denial comes first: it is what a finding needs to show.
     return ActionDecision(action, required.resources, _ANSWER[result], tuple(decisive + reasons))
@@ -377,41 +512,109 @@ def evaluate_actions(
 
     ``role_arn``/``role_tags``/``role_id`` describe the role whose policies these are (the principal of
     the requests). A malformed document is not in force: it is listed in ``malformed`` and ignored (a
-    malformed boundary allows nothing). With a ``memo``, each (policy set, what the policies read of the
-    context, action) is decided once across calls. Raises :class:`~.arn.InvalidArnError` for a bad
-    ``role_arn`` and ValueError for a required action that is not one action name.
+    malformed boundary allows nothing). Each decision's reasons name every statement that allows or
+    denies the action (policies in the order given, Allows before Denies), after the line that decided a
+    "no". With a ``memo``, what each policy says about each action is decided once across calls (per
+    policy, and the values of the condition keys that policy reads), and so is a whole verdict for a
+    repeated set of policies and actions. Raises :class:`~.arn.InvalidArnError` for a bad ``role_arn``
+    and ValueError for a required action that is not one action name.
     """
     role = role_arn if isinstance(role_arn, RoleArn) else parse_role_arn(role_arn)
-    actions = tuple(dict.fromkeys(required_actions(required)))
     # The clock is read once: every decision of one verdict is reached at the same second.
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    context = PrincipalContext(role, role_tags=role_tags, role_id=role_id, now=moment)
     if memo is not None:
-        return memo.evaluate(
-            policies, actions, boundary=boundary, role=role, role_tags=role_tags, role_id=role_id, now=moment
-        )
+        return memo.evaluate(policies, required, boundary, context)
+    actions = tuple(dict.fromkeys(required_actions(required)))
     parsed = [_parse(named) for named in policies]
     bound = _parse(boundary) if boundary is not None else None
-    context = PrincipalContext(role, role_tags=role_tags, role_id=role_id, now=moment)
-    decisions = tuple(_decide(parsed, bound, item, context) for item in actions)
+    decisions = tuple(
+        _combine(
+            item,
+            [_policy_parts(policy, item, context) for policy in parsed],
+            _policy_parts(bound, item, context) if bound is not None else None,
+            bound.name if bound is not None else "",
+        )
+        for item in actions
+    )
     names, notes = _malformed([*parsed, *([bound] if bound else [])])
-    return PermissionsVerdict(decisions, names, (*notes, UNSEEN_POLICIES))
+    codes = bytes(_ANSWER_CODE[decision.answer] for decision in decisions)
+    return PermissionsVerdict(actions, codes, decisions.__getitem__, names, (*notes, UNSEEN_POLICIES))
+
+
+class _Layout(NamedTuple):
+    """A list of required actions as the memo uses it: one column per (action, resource)."""
+
+    actions: tuple[RequiredAction, ...]
+    owners: tuple[int, ...]  # per column, the index of its action
+    single: bool  # one resource per action: columns are actions
+
+
+class _Vector(NamedTuple):
+    """One policy's parts for a list of required actions, and its Allow and Deny outcomes per column."""
+
+    parts: tuple[tuple[_Part, ...], ...]
+    allow: bytes
+    deny: bytes
+
+
+# bytes.translate tables: a*3 for an Allow code a; min(a, NOT d) for a*3+d (Kleene: NOT d = 2 - d).
+_TIMES3 = bytes((value * 3) % 256 for value in range(256))
+_ALLOWED = bytes(min(value // 3, 2 - value % 3) if value < 9 else 0 for value in range(256))
+
+
+def _max_codes(vectors: Sequence[bytes], width: int) -> bytes:
+    if not vectors:
+        return bytes(width)
+    if len(vectors) == 1:
+        return vectors[0]
+    return bytes(map(max, *vectors))
+
+
+def _allowed(allow: bytes, deny: bytes) -> bytes:
+    """Per column min(allow, NOT deny), in C: (allow*3 + deny) through a table."""
+    return bytes(map(operator.add, allow.translate(_TIMES3), deny)).translate(_ALLOWED)
+
+
+class _Entry:
+    """One policy in one evaluation context (the values of the keys it reads): its parts per action,
+    and per list of required actions its vector."""
+
+    __slots__ = ("allow", "deny", "parsed", "parts", "vectors")
+
+    def __init__(self, parsed: _Parsed) -> None:
+        self.parsed = parsed
+        self.parts: dict[RequiredAction, tuple[_Part, ...]] = {}
+        # The outcomes of single-resource actions, for building vectors in C.
+        self.allow: dict[RequiredAction, int] = {}
+        self.deny: dict[RequiredAction, int] = {}
+        self.vectors: dict[int, _Vector] = {}
 
 
 class PermissionsMemo:
-    """The decisions of one scan, per distinct (policy set, context the policies read, required action).
+    """What a scan's policies say about the required actions, each decided once.
 
-    Many roles share managed policies (and roles made from one template share inline ones): a decision
-    depends only on the documents and names of the role's policies and boundary, and on the values of
-    the condition keys those documents read (:func:`context_keys`: the role's ARN or tags only when a
-    policy reads aws:PrincipalArn or aws:PrincipalTag, the time only when a policy reads it). Those are
-    the key. A document is told apart by the object itself while the memo holds it (the scan's reader
-    gives every role the same object for one managed policy version) and otherwise by its pickled content.
+    Many roles share managed policies (and roles made from one template share inline ones). What one
+    policy says about one action depends only on the document, its name (in the reasons) and the values
+    of the condition keys that document reads (:func:`context_keys`: the role's ARN or tags only when the
+    policy reads aws:PrincipalArn or aws:PrincipalTag, the time only when it reads the time): those are
+    the key of a policy's parts, decided once per (policy, context, action). A role's answers combine its
+    policies' outcomes with IAM's evaluation logic, a few byte operations per list of actions; reasons are
+    put together when a verdict's decisions are asked for, each distinct combination once. A whole verdict
+    is kept for roles with the same policies, context and required actions. A document is told apart by
+    the object itself while the memo holds it (the scan's reader gives every role the same object for one
+    managed policy version) and otherwise by its pickled content. ``misses`` counts the (policy, action)
+    parts decided, ``hits`` the verdicts shared whole.
     """
 
     def __init__(self) -> None:
         self._by_object: dict[int, tuple[object, _Parsed]] = {}
         self._by_content: dict[bytes, _Parsed] = {}
-        self._decisions: dict[tuple[object, ...], ActionDecision] = {}
+        self._entries: dict[tuple[object, ...], _Entry] = {}
+        self._layouts: dict[int, tuple[object, _Layout]] = {}
+        self._by_actions: dict[tuple[RequiredAction, ...], _Layout] = {}
+        self._verdicts: dict[tuple[object, ...], PermissionsVerdict] = {}
+        self._combined: dict[tuple[object, ...], ActionDecision] = {}
         self.hits = 0
         self.misses = 0
 
@@ -431,33 +634,96 @@ class PermissionsMemo:
         self._by_object[id(named)] = (named, parsed)  # holding ``named`` keeps its id from being reused
         return parsed
 
+    def _entry(self, parsed: _Parsed, context: RequestContext) -> _Entry:
+        read = tuple((key, context.lookup(key)) for key in parsed.sorted_keys) if parsed.keys else ()
+        key = (parsed.identity, read)
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry(parsed)
+        return entry
+
+    def _layout(self, required: Iterable[str | RequiredAction]) -> _Layout:
+        # A scan asks with the same list object for every role of one set of purposes: checked once.
+        cached = self._layouts.get(id(required))
+        if cached is not None and cached[0] is required:
+            return cached[1]
+        actions = tuple(dict.fromkeys(required_actions(required)))
+        layout = self._by_actions.get(actions)  # another list object with the same actions
+        if layout is None:
+            owners = tuple(index for index, item in enumerate(actions) for _ in item.resources)
+            layout = self._by_actions[actions] = _Layout(actions, owners, len(owners) == len(actions))
+        self._layouts[id(required)] = (required, layout)  # holding ``required`` keeps its id
+        return layout
+
+    def _vector(self, entry: _Entry, layout: _Layout, context: RequestContext) -> _Vector:
+        vector = entry.vectors.get(id(layout))
+        if vector is None:
+            known = entry.parts
+            actions = layout.actions
+            for item in set(actions).difference(known):
+                self.misses += 1
+                parts = known[item] = _policy_parts(entry.parsed, item, context)
+                if len(parts) == 1:
+                    entry.allow[item], entry.deny[item] = parts[0].allow, parts[0].deny
+            ordered = tuple(map(known.__getitem__, actions))
+            if layout.single:
+                allow, deny = bytes(map(entry.allow.__getitem__, actions)), bytes(map(entry.deny.__getitem__, actions))
+            else:
+                columns = [part for item_parts in ordered for part in item_parts]
+                allow, deny = bytes(part.allow for part in columns), bytes(part.deny for part in columns)
+            vector = entry.vectors[id(layout)] = _Vector(ordered, allow, deny)
+        return vector
+
     def evaluate(
         self,
         policies: Sequence[NamedPolicy],
-        actions: Sequence[RequiredAction],
-        *,
+        required: Iterable[str | RequiredAction],
         boundary: NamedPolicy | None,
-        role: RoleArn,
-        role_tags: dict[str, str] | None,
-        role_id: str | None,
-        now: datetime,
+        context: RequestContext,
     ) -> PermissionsVerdict:
-        parsed = [self._parsed(named) for named in policies]
-        bound = self._parsed(boundary) if boundary is not None else None
-        every = [*parsed, *([bound] if bound else [])]
-        context = PrincipalContext(role, role_tags=role_tags, role_id=role_id, now=now)
-        keys = sorted({key for item in every for key in item.keys})
-        read = tuple((key, context.lookup(key)) for key in keys)
-        base = (tuple(item.identity for item in parsed), bound.identity if bound else None, read)
-        decisions = []
-        for item in actions:
-            key = (base, item)
-            decision = self._decisions.get(key)
+        layout = self._layout(required)
+        entries = [self._entry(self._parsed(named), context) for named in policies]
+        bound = self._entry(self._parsed(boundary), context) if boundary is not None else None
+        key = (tuple(map(id, entries)), id(bound), id(layout))
+        verdict = self._verdicts.get(key)
+        if verdict is not None:
+            self.hits += 1
+            return verdict
+        vectors = [self._vector(entry, layout, context) for entry in entries]
+        bound_vector = self._vector(bound, layout, context) if bound is not None else None
+        width = len(layout.owners)
+        # IAM's evaluation logic per column: some Allow and no Deny in the policies, and the same in the
+        # boundary when there is one.
+        columns = _allowed(
+            _max_codes([vector.allow for vector in vectors], width), _max_codes([v.deny for v in vectors], width)
+        )
+        if bound_vector is not None:
+            columns = bytes(map(min, columns, _allowed(bound_vector.allow, bound_vector.deny)))
+        if layout.single:
+            codes = columns
+        else:
+            worst = [2] * len(layout.actions)
+            for column, owner in enumerate(layout.owners):
+                worst[owner] = min(worst[owner], columns[column])
+            codes = bytes(worst)
+        bound_name = bound.parsed.name if bound is not None else ""
+
+        def build(index: int) -> ActionDecision:
+            item = layout.actions[index]
+            silent = _SILENT_ONE if len(item.resources) == 1 else None
+            # Only the policies that say something about the action take part; a decision is shared by
+            # every role whose speaking policies (and boundary) say the same (the same part objects).
+            speaking = [parts for vector in vectors if (parts := vector.parts[index]) is not silent]
+            bound_parts = bound_vector.parts[index] if bound_vector is not None else None
+            key = (item, bound_name, id(bound_parts), *map(id, speaking))
+            decision = self._combined.get(key)
             if decision is None:
-                self.misses += 1
-                decision = self._decisions[key] = _decide(parsed, bound, item, context)
-            else:
-                self.hits += 1
-            decisions.append(decision)
+                decision = self._combined[key] = _combine(item, speaking, bound_parts, bound_name)
+            return decision
+
+        every = [entry.parsed for entry in entries] + ([bound.parsed] if bound is not None else [])
         names, notes = _malformed(every)
-        return PermissionsVerdict(tuple(decisions), names, (*notes, UNSEEN_POLICIES))
+        verdict = self._verdicts[key] = PermissionsVerdict(
+            layout.actions, codes, build, names, (*notes, UNSEEN_POLICIES)
+        )
+        return verdict

@@ -76,6 +76,7 @@ bench: install
 	$(PY) bench/trust_bench.py
 	$(PY) bench/scan_bench.py
 	$(PY) bench/publish_bench.py
+	$(PY) bench/event_bench.py --rounds 1
 
 # The large property-based run quoted in notes (not in CI): 100,000 examples per property.
 hypothesis-long: install

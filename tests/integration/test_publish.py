@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from veeam_role_auditor.dev.asff_validation import validate_batch
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.inventory import Inventory
 from veeam_role_auditor.model import iso
 from veeam_role_auditor.publish.alerts import AlertSink
-from veeam_role_auditor.publish.asff_rules import validate_batch
 from veeam_role_auditor.publish.clock import ClockSkewError
+from veeam_role_auditor.publish.deliver import Delivery
 from veeam_role_auditor.publish.publisher import Publisher, PublishError, PublishReport, PublishSettings, Scope
 from veeam_role_auditor.publish.securityhub import SecurityHubSink
 from veeam_role_auditor.publish.state import StateStore, create_table
-from veeam_role_auditor.sample_account import SampleAccount
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 
@@ -441,10 +442,12 @@ def test_sns_failure_then_recovery(pipeline: Pipeline) -> None:
     assert pipeline.run().messages_sent == 0
 
 
-def test_an_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(pipeline: Pipeline) -> None:
-    died = pipeline.publisher()
-    died._alert = lambda claimed, token, report, errors: None  # type: ignore[method-assign]  # dies after claiming
-    pipeline.run(died)
+def test_an_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(Delivery, "send_alerts", lambda *_: None)  # the run dies after claiming
+        pipeline.run()
     assert pipeline.received() == []
     # While the claim is fresh, another run leaves those alerts to the run that claimed them.
     assert pipeline.run().messages_sent == 0
@@ -500,18 +503,26 @@ def test_concurrent_writer_between_read_and_claim_is_detected_and_replanned(pipe
     )
 
     store = pipeline.store
-    claim = store.claim
+    claim, claim_together = store.claim, store.claim_together
     raced = {"done": False}
 
-    def claim_after_a_rival(record: Any, expected: int | None, **options: Any) -> Any:
+    def rival() -> None:
         if not raced["done"]:
             raced["done"] = True  # a rival run claims the same finding first, with the same observation
             pipeline.publisher().publish([mine], scope)
+
+    def claim_after_a_rival(record: Any, expected: int | None, **options: Any) -> Any:
+        rival()
         return claim(record, expected, **options)
 
-    store.claim = claim_after_a_rival  # type: ignore[method-assign]
+    def claim_together_after_a_rival(claims: Any, **options: Any) -> Any:
+        rival()
+        return claim_together(claims, **options)
+
+    store.claim = claim_after_a_rival  # type: ignore[method-assign,assignment]
+    store.claim_together = claim_together_after_a_rival  # type: ignore[method-assign,assignment]
     report = pipeline.publisher().publish([f for f in result.findings if f.role_arn == mine.role_arn], scope)
-    store.claim = claim  # type: ignore[method-assign]
+    store.claim, store.claim_together = claim, claim_together  # type: ignore[method-assign]
     assert report.conflicts >= 1
     resolved = [m for m in pipeline.received() if m.attributes["transition"] == "resolved"]
     assert len(resolved) == 1  # exactly one alert for the transition, although two runs saw it
@@ -552,6 +563,36 @@ def test_an_unchanged_event_driven_observation_still_outranks_an_older_full_scan
     identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
     assert pipeline.store.load([identifier])[identifier].status == "PASSED"
     assert pipeline.received() == []  # no false "new failure"
+
+
+def test_an_unchanged_event_driven_observation_costs_one_state_read_and_one_state_write(pipeline: Pipeline) -> None:
+    pipeline.run()
+    pipeline.received()
+    role = pipeline.sample.role_arns[MISSING]
+    event_driven = scan_account(
+        pipeline.inventory, ScanSettings(appliance_role_arns=(pipeline.sample.appliance_role_arn,))
+    )
+    mine = [f for f in event_driven.findings if f.role_arn == role]
+    scope = Scope(
+        account=pipeline.sample.account,
+        partition="aws",
+        observed_at=event_driven.started_at,
+        role_arns=frozenset({role}),
+    )
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    pipeline.store.dynamodb.meta.events.register("before-call.dynamodb", count)
+    report = pipeline.publisher().publish(mine, scope)
+    pipeline.store.dynamodb.meta.events.unregister("before-call.dynamodb", count)
+    # Before: BatchGetItem and one PutItem per finding (9) only to record the newer observation time.
+    assert calls == ["BatchGetItem", "TransactWriteItems"]
+    assert (report.unchanged, report.claimed, report.imported, report.messages_sent) == (len(mine), len(mine), 0, 0)
+    stored = pipeline.store.load([f.id for f in mine])
+    assert {record.observed_at for record in stored.values()} == {iso(f.observed_at) for f in mine}
+    assert pipeline.received() == []
 
 
 def test_a_transition_below_the_threshold_does_not_hide_a_later_resolution(pipeline: Pipeline, iam: Any) -> None:
@@ -647,13 +688,15 @@ def test_an_archived_alert_that_failed_to_send_is_sent_by_the_next_run(pipeline:
     assert pipeline.run().as_dict()["claimed"] == 0
 
 
-def test_an_archived_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(pipeline: Pipeline, iam: Any) -> None:
+def test_an_archived_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(
+    pipeline: Pipeline, iam: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline.run()
     pipeline.received()
     iam.delete_role(RoleName=MISSING)
-    died = pipeline.publisher()
-    died._alert = lambda claimed, token, report, errors: None  # type: ignore[method-assign]  # dies after claiming
-    pipeline.run(died)
+    with monkeypatch.context() as patch:
+        patch.setattr(Delivery, "send_alerts", lambda *_: None)  # the run dies after claiming
+        pipeline.run()
     assert pipeline.run().messages_sent == 0  # the claim is fresh: left to the run that made it
     pipeline.now += timedelta(minutes=16)
     assert pipeline.run().messages_sent == 1

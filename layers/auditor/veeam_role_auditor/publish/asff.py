@@ -10,6 +10,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import checks
@@ -25,6 +26,16 @@ MAX_TAG_VALUE = FIELD_LIMITS["Resources.Tags.value"]
 # "AwsIamRoleDetails" (API reference): AssumeRolePolicyDocument "Pattern: [\u0009\u000A\u000D\u0020-\u007E
 # \u00A1-\u00FF]+". A document IAM returned as text (one that is not valid JSON) may hold anything else.
 _OUTSIDE_POLICY_CHARSET = re.compile(r"[^\t\n\r\x20-\x7e\xa1-\xff]")
+
+
+@dataclass(frozen=True)
+class WorkflowChange:
+    """One finding's new workflow status, with the note that says why (at most 512 characters)."""
+
+    finding_id: str
+    product_arn: str
+    status: str
+    note: str
 
 
 def product_arn(partition: str, region: str, account: str) -> str:

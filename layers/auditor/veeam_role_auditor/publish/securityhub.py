@@ -27,8 +27,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..inventory import error_code
+from .asff import WorkflowChange
 from .asff_rules import MAX_FINDING_BYTES, MAX_FINDINGS_PER_CALL, MAX_REQUEST_BYTES
 from .retry import Backoff
+
+__all__ = ["ImportResult", "SecurityHubSink", "WorkflowChange", "WorkflowResult", "batches"]
 
 LOGGER = logging.getLogger(__name__)
 _DISABLED = frozenset({"InvalidAccessException", "InvalidAccess"})
@@ -52,16 +55,6 @@ class ImportResult:
     # A call that failed for another reason than "not enabled"; the findings it and later calls carried
     # are in ``failed``.
     error: ClientError | BotoCoreError | None = None
-
-
-@dataclass(frozen=True)
-class WorkflowChange:
-    """One finding's new workflow status, with the note that says why (at most 512 characters)."""
-
-    finding_id: str
-    product_arn: str
-    status: str
-    note: str
 
 
 @dataclass

@@ -10,8 +10,8 @@ of one never advances the other: what was not delivered is retried by the next r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -21,68 +21,27 @@ from botocore.exceptions import ClientError
 
 from ..inventory import error_code
 from .clock import aws_time
+from .record import StoredFinding
 from .retry import Backoff
+
+__all__ = [
+    "BATCH_GET_ATTEMPTS",
+    "MAX_TRANSACTION_ITEMS",
+    "StateConflictError",
+    "StateStore",
+    "StoredFinding",
+    "create_table",
+]
 
 # BatchGetItem: "A single operation can retrieve up to 16 MB of data, which can contain as many as
 # 100 items" (DynamoDB API reference).
 BATCH_GET_LIMIT = 100
 # Rounds of BatchGetItem for one batch of keys before giving up (the waits between them: .retry).
 BATCH_GET_ATTEMPTS = 8
+# TransactWriteItems "groups up to 100 action requests" (DynamoDB API reference).
+MAX_TRANSACTION_ITEMS = 100
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
-
-
-@dataclass(frozen=True)
-class StoredFinding:
-    """The state of one finding. Timestamps are ISO 8601 UTC strings, which sort as times."""
-
-    finding_id: str
-    account: str
-    role_arn: str
-    role_name: str
-    check: str
-    observed_at: str
-    status: str
-    severity: str
-    record_state: str
-    digest: str
-    first_observed_at: str
-    version: int = 0
-    created_at: str | None = None
-    # What Security Hub has: f"{digest}|{record_state}" and the UpdatedAt it was imported with.
-    sh_key: str | None = None
-    sh_updated_at: str | None = None
-    # The workflow status this auditor last set on the finding in Security Hub (BatchUpdateFindings):
-    # SUPPRESSED while a suppression rule applies, NEW once it ended; None when it never set one.
-    sh_workflow: str | None = None
-    # What subscribers were last told: f"{status}|{severity}|{record_state}".
-    alert_key: str | None = None
-    # An alert claimed by a run and not yet confirmed sent: the token of that run and when.
-    alert_pending: str | None = None
-    alert_pending_since: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def content_key(self) -> str:
-        return f"{self.digest}|{self.record_state}"
-
-    @property
-    def status_key(self) -> str:
-        return f"{self.status}|{self.severity}|{self.record_state}"
-
-    def to_item(self) -> dict[str, Any]:
-        item = {key: value for key, value in asdict(self).items() if value is not None and key != "extra"}
-        if self.extra:
-            item["extra"] = json.dumps(self.extra, sort_keys=True)
-        return item
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> StoredFinding:
-        known = {f.name for f in fields(cls)}
-        values = {key: value for key, value in item.items() if key in known}
-        values["version"] = int(values.get("version", 0))
-        values["extra"] = json.loads(item["extra"]) if "extra" in item else {}
-        return cls(**values)
 
 
 class StateConflictError(Exception):
@@ -198,6 +157,47 @@ class StateStore:
         does not count as newer. Raises :class:`StateConflictError` carrying the current item when the
         condition fails.
         """
+        new, arguments = self._claim_arguments(record, expected_version, future_after)
+        try:
+            self.dynamodb.put_item(**arguments)
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            item = error.response.get("Item")
+            raise StateConflictError(StoredFinding.from_item(_plain(item)) if item else None) from None
+        return new
+
+    def claim_together(
+        self, claims: Sequence[tuple[StoredFinding, int | None]], future_after: str | None = None
+    ) -> list[StoredFinding] | None:
+        """:meth:`claim` several records in one TransactWriteItems call (at most 100): all or none.
+
+        Each record keeps its own condition, so the transaction succeeds exactly when each claim alone
+        would have. Returns the written records, or None when DynamoDB cancelled the transaction (a lost
+        condition, a concurrent transaction on one of the items): nothing was written, and the caller
+        claims them one by one to learn which lost. Transactional writes need only ``dynamodb:PutItem``
+        ("Using IAM with DynamoDB transactions").
+        """
+        if not 0 < len(claims) <= MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"a transaction holds 1 to {MAX_TRANSACTION_ITEMS} claims, not {len(claims)}")
+        written: list[StoredFinding] = []
+        actions: list[dict[str, Any]] = []
+        for record, expected_version in claims:
+            new, arguments = self._claim_arguments(record, expected_version, future_after)
+            written.append(new)
+            actions.append({"Put": arguments})
+        try:
+            self.dynamodb.transact_write_items(TransactItems=actions)
+        except ClientError as error:
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            return None
+        return written
+
+    def _claim_arguments(
+        self, record: StoredFinding, expected_version: int | None, future_after: str | None
+    ) -> tuple[StoredFinding, dict[str, Any]]:
+        """The record a claim writes and its conditional PutItem (see :meth:`claim`)."""
         new = _replace(record, version=(expected_version or 0) + 1)
         arguments: dict[str, Any] = {
             "TableName": self.table,
@@ -216,14 +216,7 @@ class StateStore:
                 )
                 values[":future"] = future_after
             arguments["ExpressionAttributeValues"] = _typed(values)
-        try:
-            self.dynamodb.put_item(**arguments)
-        except ClientError as error:
-            if error_code(error) != "ConditionalCheckFailedException":
-                raise
-            item = error.response.get("Item")
-            raise StateConflictError(StoredFinding.from_item(_plain(item)) if item else None) from None
-        return new
+        return new, arguments
 
     def confirm_security_hub(
         self, finding_id: str, version: int, content_key: str, updated_at: str, workflow: str | None = None

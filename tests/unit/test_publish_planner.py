@@ -266,3 +266,44 @@ def test_observations_from_the_future_are_refused() -> None:
             aws_now=T0,
             token="t",
         )
+
+
+def test_the_planner_imports_nothing_of_boto3_or_botocore() -> None:
+    """The planner and every module it imports, followed through the package's source (not by importing:
+    the publish package's own ``__init__`` wires the AWS adapters)."""
+    import ast
+    from pathlib import Path
+
+    import veeam_role_auditor
+
+    root = Path(veeam_role_auditor.__file__).parent
+
+    def source(module: str) -> Path:
+        path = root.joinpath(*module.split(".")[1:])
+        return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+    seen: set[str] = set()
+    outside: set[str] = set()
+    pending = ["veeam_role_auditor.publish.planner"]
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = source(module)
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                outside.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                outside.add((node.module or "").split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                target = f"{base}.{node.module}" if node.module else base
+                for name in [target] + [f"{target}.{alias.name}" for alias in node.names]:
+                    if source(name).exists() and name != "veeam_role_auditor.publish":
+                        pending.append(name)
+    assert "veeam_role_auditor.publish.alerts" in seen
+    assert "veeam_role_auditor.model" in seen
+    assert not outside & {"boto3", "botocore", "urllib3", "socket", "requests"}, sorted(outside)
+    assert not {m for m in seen if m.endswith((".state", ".deliver", ".securityhub", ".publisher"))}

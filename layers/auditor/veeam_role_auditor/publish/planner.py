@@ -113,10 +113,6 @@ class Plan:
     future_after: str
     tally: Tally = field(default_factory=Tally)
 
-    @property
-    def claims(self) -> tuple[Step, ...]:
-        return tuple(step for step in self.steps if step.write)
-
 
 @dataclass(frozen=True)
 class Import:

@@ -250,6 +250,26 @@ def test_state_throttling_beyond_the_retries_fails_the_run_and_the_next_run_comp
     assert app.full_scan(CALLER, reason="quiet")["claimed"] == 0
 
 
+def test_an_event_driven_runs_transaction_failing_beyond_the_retries_fails_cleanly(app: AuditorApp) -> None:
+    app.full_scan(CALLER, reason="first")
+    dynamodb = app.clients("dynamodb")
+    stored = app.store.load_account("123456789012")
+
+    def throttled(**_: Any) -> None:
+        # Raised before the request reaches moto (which would run it): as if botocore's retries ran out.
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "TransactWriteItems"
+        )
+
+    dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", throttled)
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        app.evaluate_role("VeeamSnapshotMissingTrust", CALLER)  # unchanged: only its observation times to claim
+    assert app.store.load_account("123456789012") == stored  # nothing written
+    dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", throttled)
+    summary = app.evaluate_role("VeeamSnapshotMissingTrust", CALLER)
+    assert (summary["claimed"], summary["unchanged"], summary["conflicts"]) == (9, 9, 0)
+
+
 # ---------------------------------------------------------------------- Lambda's timeout
 
 

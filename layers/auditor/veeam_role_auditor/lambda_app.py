@@ -18,7 +18,7 @@ import json
 import logging
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -106,10 +106,15 @@ class ApplianceCache:
     event about another role does not change it. A change to the appliance role arrives as its own
     CloudTrail event: that event never uses the cache, empties it and triggers a full scan, which reads the
     appliance from GetAccountAuthorizationDetails. So does a change to a managed policy's default version
-    (read afresh to see whether the policy is an appliance's). Another container may process that event:
-    until this one's read expires, the findings it publishes carry the older read's time as their
-    observation time, so the state table keeps the full scan's newer observation (the stale-observation
-    guard), and the re-check queued after IAM's propagation delay reads everything again.
+    (read afresh to see whether the policy is an appliance's).
+
+    What the reuse costs: when another container processes the appliance's event, this one may assess
+    roles with the appliance as it was for up to ``max_age`` seconds more (60 by default). That is well
+    within IAM's own propagation time (a trust policy change "may take up to 5 minutes", which the event
+    path already lives with), and it is corrected the same way: each event queues a re-check that runs
+    after the queue's 300 s delay, longer than ``max_age``, so it reads the appliance afresh; the appliance
+    change queues a full-scan re-check too. The observation time stays the role's read time, so the state
+    table still orders two reads of the same role (the stale-observation guard is unchanged).
     """
 
     def __init__(self) -> None:
@@ -262,15 +267,10 @@ class AuditorApp:
         ``same_name``: also speak for every stored role of that name (any path), so findings of a role
         deleted and re-created under another path are archived.
         """
-        started = self.clock()
         read = self._appliance_read(caller)
         appliances = read.states
         observed = self.clock()
         role = self.inventory.role(role_name)
-        if read.read_at < started:
-            # Reused from an earlier event: what is published is only as recent as its oldest input.
-            observed = read.read_at
-            role = role if role is None else replace(role, observed_at=min(role.observed_at, read.read_at))
         findings: list[Finding] = []
         if role is None:
             arns = self.store.role_arns_named(caller.account, role_name)

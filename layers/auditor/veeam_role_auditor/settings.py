@@ -28,10 +28,13 @@ DEFAULT_AWS_TIMEOUT = 90.0
 """Seconds one AWS call of the command line may take, retries included (``--timeout``)."""
 DEFAULT_REGION = "us-east-1"
 DEFAULT_APPLIANCE_MAX_AGE = 60.0
+MAX_APPLIANCE_MAX_AGE = 240.0
+"""Below the re-check queue's 300 s delay (template.yaml, RecheckQueue DelaySeconds), so an event's re-check
+never assesses with an appliance read from before the event."""
 """Seconds a warm iam_change container reuses the appliance (Impersonation) role it read for one event
-(``VRA_APPLIANCE_MAX_AGE``; 0: read it for every event). Safe because a change to the appliance role (its
-trust, tags, policies, boundary, instance profiles, or a managed policy attached to it) arrives as its own
-CloudTrail event, which triggers a full scan that reads the appliance afresh and empties this cache."""
+(``VRA_APPLIANCE_MAX_AGE``; 0: read it for every event). A change to the appliance role (its trust, tags,
+policies, boundary, instance profiles, or a managed policy attached to it) arrives as its own CloudTrail
+event, which triggers a full scan and empties this cache (see lambda_app.ApplianceCache)."""
 _TRUE = frozenset({"1", "true", "yes", "enabled"})
 _FALSE = frozenset({"0", "false", "no", "disabled"})
 
@@ -146,7 +149,7 @@ class Environment:
             raise SettingsError(f"{name} must be a whole number of at least {minimum} ({meaning}), got {raw!r}")
         return value
 
-    def seconds(self, name: str, default: float, *, meaning: str) -> float:
+    def seconds(self, name: str, default: float, *, maximum: float, meaning: str) -> float:
         raw = self.text(name)
         if raw is None:
             return default
@@ -154,8 +157,8 @@ class Environment:
             value = float(raw.strip())
         except ValueError:
             value = -1.0
-        if not math.isfinite(value) or value < 0:
-            raise SettingsError(f"{name} must be a number of seconds, 0 or more ({meaning}), got {raw!r}")
+        if not (math.isfinite(value) and 0 <= value <= maximum):
+            raise SettingsError(f"{name} must be 0 to {maximum:g} seconds ({meaning}), got {raw!r}")
         return value
 
     def flag(self, name: str, default: bool) -> bool:
@@ -222,8 +225,10 @@ class LambdaConfig:
     def __post_init__(self) -> None:
         if not self.table_name:
             raise SettingsError("VRA_STATE_TABLE is not set: the name of the DynamoDB state table is required")
-        if not (math.isfinite(self.appliance_max_age) and self.appliance_max_age >= 0):
-            raise SettingsError(f"the appliance cache time must be 0 or more seconds, got {self.appliance_max_age}")
+        if not (math.isfinite(self.appliance_max_age) and 0 <= self.appliance_max_age <= MAX_APPLIANCE_MAX_AGE):
+            raise SettingsError(
+                f"the appliance cache time must be 0 to {MAX_APPLIANCE_MAX_AGE:g} seconds, got {self.appliance_max_age}"
+            )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **arguments: Any) -> LambdaConfig:
@@ -247,6 +252,7 @@ class LambdaConfig:
             values["appliance_max_age"] = env.seconds(
                 "VRA_APPLIANCE_MAX_AGE",
                 DEFAULT_APPLIANCE_MAX_AGE,
+                maximum=MAX_APPLIANCE_MAX_AGE,
                 meaning="how long a warm iam_change function reuses the appliance role it read",
             )
         return cls(**values)

@@ -647,11 +647,17 @@ class PermissionsMemo:
         cached = self._layouts.get(id(required))
         if cached is not None and cached[0] is required:
             return cached[1]
+        # Another tuple with the same actions (one built per role): found by content, checked before.
+        layout = self._by_actions.get(required) if type(required) is tuple else None
+        if layout is not None:
+            return layout
         actions = tuple(dict.fromkeys(required_actions(required)))
-        layout = self._by_actions.get(actions)  # another list object with the same actions
+        layout = self._by_actions.get(actions)
         if layout is None:
             owners = tuple(index for index, item in enumerate(actions) for _ in item.resources)
             layout = self._by_actions[actions] = _Layout(actions, owners, len(owners) == len(actions))
+        if type(required) is tuple:
+            self._by_actions.setdefault(required, layout)
         self._layouts[id(required)] = (required, layout)  # holding ``required`` keeps its id
         return layout
 

@@ -22,7 +22,7 @@ from veeam_role_auditor.sample_account import (
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 
-ROLE_CHECKS = [code for code, check in checks.CATALOGUE.items() if check.resource == "role"]
+ROLE_CHECKS = [check.code for check in (*checks.ROLE_CHECKS, checks.UNTAGGED_TRUSTING)]
 
 
 def count_calls(client: Any) -> list[str]:

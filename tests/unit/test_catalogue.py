@@ -51,6 +51,10 @@ def test_catalogue_severities_match_the_product_brief() -> None:
         "VRA-TRUST-6": ("HIGH", None),
         "VRA-TRUST-7": ("LOW", None),
         "VRA-INVENTORY-1": ("INFORMATIONAL", None),
+        "VRA-PURPOSE-1": ("HIGH", "MEDIUM"),
+        "VRA-PURPOSE-2": ("HIGH", "MEDIUM"),
+        "VRA-PURPOSE-3": ("MEDIUM", "LOW"),
+        "VRA-PURPOSE-4": ("MEDIUM", None),
     }
     assert {code: (c.severity, c.warning_severity) for code, c in checks.CATALOGUE.items()} == expected
 

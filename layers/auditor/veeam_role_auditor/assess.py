@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from . import checks
-from .checks import Check, Decision, RoleFacts
+from .checks import Check, Decision, PurposeScan, RoleFacts
 from .conclusions import Conclusions, Evaluated, TrustMemo, engine_appliance, evaluate_for
 from .model import ApplianceState, Finding, RoleSnapshot, Severity, Status, finding_id
 from .policy import (
@@ -77,6 +77,7 @@ def assess_role(
     account: str | None = None,
     partition: str | None = None,
     memo: TrustMemo | None = None,
+    purposes: PurposeScan | None = None,
 ) -> list[Finding]:
     """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE.
 
@@ -85,11 +86,29 @@ def assess_role(
     earlier findings are not archived as if it were gone. ``account``/``partition`` (the scanned
     account's) name such a finding when the role's own ARN cannot. ``memo`` (one per scan, for these
     ``appliances`` and ``settings``) shares the trust verdicts of roles whose trust policies conclude alike.
+    ``purposes`` (one per scan) enables the purpose checks for a role that declares its purposes.
     """
     try:
-        return _assess_role(role, appliances, settings, previous_appliance_ids, now, memo)
+        return _assess_role(role, appliances, settings, previous_appliance_ids, now, memo, purposes)
     except Exception as error:  # noqa: BLE001 -- any defect stays with its role (see docstring)
-        return not_assessed(role, appliances, ROLE_FINDING_CHECKS, error, account=account, partition=partition)
+        role_checks = ROLE_FINDING_CHECKS + _purpose_checks_for(role, purposes)
+        return not_assessed(role, appliances, role_checks, error, account=account, partition=partition)
+
+
+def _purpose_checks_for(role: RoleSnapshot, purposes: PurposeScan | None) -> tuple[Check, ...]:
+    """The purpose checks a role would get (so a role that cannot be assessed keeps its findings open)."""
+    try:
+        declared = purposes.declared(role) if purposes is not None else None
+    except Exception:  # noqa: BLE001 -- tags that cannot even be read: no purpose findings to keep
+        return ()
+    if declared is None or purposes is None:
+        return ()
+    wanted = [checks.KNOWN_PURPOSES]
+    if declared[0]:
+        wanted[:0] = [checks.SERVICE_TRUST, checks.PERMISSIONS]
+        if purposes.target_profiles is not None:
+            wanted.insert(2, checks.UPGRADE_READY)
+    return tuple(wanted)
 
 
 ROLE_FINDING_CHECKS: tuple[Check, ...] = (*checks.ROLE_CHECKS, checks.UNTAGGED_TRUSTING)
@@ -142,6 +161,7 @@ def _assess_role(
     previous_appliance_ids: Mapping[str, str] | None,
     now: datetime | None,
     memo: TrustMemo | None = None,
+    purposes: PurposeScan | None = None,
 ) -> list[Finding]:
     if memo is None:
         conclusions = Conclusions(role, appliances, settings, now)
@@ -150,9 +170,14 @@ def _assess_role(
         if memo.appliances is not appliances or memo.settings is not settings:
             raise ValueError("a TrustMemo serves one scan: its appliances and settings")
         conclusions, trust_time = memo.conclusions(role, now)
-    facts = RoleFacts(role, appliances, settings, conclusions, now, trust_time, previous_appliance_ids or {})
+    facts = RoleFacts(role, appliances, settings, conclusions, now, trust_time, previous_appliance_ids or {}, purposes)
     build = _Builder(role, appliances, conclusions.best.appliance)
-    return [build.decided(unit.check, unit.decide(facts)) for unit in checks.ROLE_REGISTRY]
+    findings = []
+    for unit in checks.ROLE_REGISTRY:
+        decision = unit.decide(facts)
+        if decision is not None:
+            findings.append(build.decided(unit.check, decision))
+    return findings
 
 
 def assess_untagged_role(
@@ -301,6 +326,7 @@ class _Builder:
             corrected=decision.corrected,
             remediation=decision.remediation,
             extra=decision.extra or None,
+            data=decision.data,
         )
 
     def finding(
@@ -313,6 +339,7 @@ class _Builder:
         corrected: dict[str, Any] | None = None,
         remediation: str | None = None,
         extra: Mapping[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Finding:
         name, fields = self.name, self.fields
         return Finding(
@@ -333,6 +360,7 @@ class _Builder:
             statement_to_add=statement,
             corrected_policy=corrected,
             extra=extra or {},
+            data=data or {},
         )
 
 

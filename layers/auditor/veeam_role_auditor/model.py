@@ -121,6 +121,8 @@ class Finding:
     statement_to_add: dict[str, Any] | None = None
     corrected_policy: dict[str, Any] | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Check-specific fields added to the JSON output (e.g. ``missing_actions`` of VRA-PURPOSE-2)."""
 
     @property
     def failing(self) -> bool:
@@ -140,6 +142,7 @@ class Finding:
             "statement_to_add": self.statement_to_add,
             "corrected_policy": self.corrected_policy,
             "suppressed": self.extra.get("suppressed"),
+            **self.data,
         }
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .assess import TrustMemo, assess_appliance, assess_role, assess_untagged_role, prepare_appliances
+from .checks import PurposeScan
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
-from .model import ApplianceState, Finding, RoleSnapshot
+from .model import ApplianceState, Finding, ManagedPolicyDocuments, RoleSnapshot
 from .publish.publisher import Scope
 from .settings import ScanSettings
 
@@ -68,8 +69,9 @@ def scan_account(
     appliances = prepare_appliances(
         [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
     )
+    managed = read_managed_policies(inventory, roles, settings)
     findings, in_scope = assess_account(
-        roles, appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now
+        roles, appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now, managed=managed
     )
     return ScanResult(
         caller=caller,
@@ -83,6 +85,20 @@ def scan_account(
     )
 
 
+def read_managed_policies(
+    inventory: Inventory, roles: Sequence[RoleSnapshot], settings: ScanSettings
+) -> ManagedPolicyDocuments | None:
+    """The managed policies the in-scope roles that declare Veeam purposes attach (None: no such role).
+
+    Read once per distinct policy, never per role (see ``Inventory.managed_policy_documents``).
+    """
+    scan = PurposeScan.from_settings(settings)
+    declaring = [role for role in roles if settings.in_scope(role.tags, role.path) and scan.declared(role) is not None]
+    if not declaring:
+        return None
+    return inventory.managed_policy_documents(declaring)
+
+
 def assess_account(
     roles: Sequence[RoleSnapshot],
     appliances: Sequence[ApplianceState],
@@ -92,13 +108,16 @@ def assess_account(
     previous_appliance_ids: Mapping[str, str] | None = None,
     now: datetime | None = None,
     share_verdicts: bool = True,
+    managed: ManagedPolicyDocuments | None = None,
 ) -> tuple[list[Finding], set[str]]:
     """Pure: every finding for these snapshots, and the ARNs of the roles in scope.
 
     Each appliance and role is assessed on its own and never raises (see ``assess_role``), so one odd
     role costs only its own findings. Roles whose trust policies conclude alike share one evaluation
     (``share_verdicts``, see :class:`~.assess.TrustMemo`; the findings are the same without it).
+    ``managed`` holds the managed policy documents of the roles that declare Veeam purposes.
     """
+    purposes = PurposeScan.from_settings(settings, managed)
     findings: list[Finding] = []
     in_scope: set[str] = set()
     memo = (
@@ -121,6 +140,7 @@ def assess_account(
                     account=caller.account,
                     partition=caller.partition,
                     memo=memo,
+                    purposes=purposes,
                 )
             )
         else:

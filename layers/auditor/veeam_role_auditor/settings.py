@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .checks import CATALOGUE
+from .checks.purpose import DEFAULT_PURPOSE_TAG_KEY, version_order
 from .model import SEVERITY_ORDER
 from .policy import InvalidArnError, parse_role_arn
+from .purposes import default_version, resolve_version
 
 if TYPE_CHECKING:
     from .publish import PublishSettings
@@ -59,6 +61,14 @@ class ScanSettings:
     """These checks are not reported (for example VRA-TRUST-7, the account-wide trust advisory)."""
     trusted_accounts: tuple[str, ...] = ()
     """Accounts whose principals are not foreign (a central backup account, a partner)."""
+    purpose_tag_key: str = DEFAULT_PURPOSE_TAG_KEY
+    """The tag whose value lists a role's Veeam purposes (the purpose checks, VRA-PURPOSE-*)."""
+    veeam_version: str | None = None
+    """The appliance version whose requirements the purpose checks apply (None: the newest complete one)."""
+    upgrade_target: str | None = None
+    """A newer appliance version to check upgrade readiness against (VRA-PURPOSE-3; None: not checked)."""
+    purpose_profiles: str | None = None
+    """A JSON file of custom purposes (the command line's --purpose-profiles)."""
 
     def __post_init__(self) -> None:
         if not self.appliance_role_arns:
@@ -80,6 +90,20 @@ class ScanSettings:
         for account in self.trusted_accounts:
             if not (len(account) == 12 and account.isdigit()):
                 raise SettingsError(f"a trusted account must be a 12-digit AWS account id, got {account!r}")
+        if not self.purpose_tag_key:
+            raise SettingsError("the purpose tag key must not be empty")
+        if self.purpose_tag_key.lower() == self.tag_key.lower():
+            raise SettingsError(
+                f"the purpose tag key must differ from the Veeam tag key ({self.tag_key!r}): one marks the "
+                "roles to audit, the other lists what Veeam uses each for"
+            )
+        try:
+            version = resolve_version(self.veeam_version) if self.veeam_version else default_version()
+            target = resolve_version(self.upgrade_target) if self.upgrade_target else None
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+        if target is not None and version_order(target) <= version_order(version):
+            raise SettingsError(f"the upgrade target {target} is not newer than the appliance version {version}")
 
     def reports(self, check: str) -> bool:
         """Whether findings of this check are reported (--checks / --exclude-checks)."""
@@ -119,6 +143,9 @@ class ScanSettings:
             "checks": env.listed("VRA_CHECKS"),
             "excluded_checks": env.listed("VRA_EXCLUDED_CHECKS"),
             "trusted_accounts": env.listed("VRA_TRUSTED_ACCOUNT_IDS"),
+            "purpose_tag_key": env.text("VRA_PURPOSE_TAG_KEY") or DEFAULT_PURPOSE_TAG_KEY,
+            "veeam_version": env.text("VRA_VEEAM_VERSION"),
+            "upgrade_target": env.text("VRA_VEEAM_UPGRADE_TARGET"),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]

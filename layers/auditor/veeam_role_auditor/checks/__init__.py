@@ -13,6 +13,17 @@ from .appliance import APPLIANCE_USABLE, decide_appliance
 from .base import VEEAM_IAM_DOCS, Check, Decision, RoleCheck, RoleFacts, problem_for
 from .identity import ALLOWS_ASSUME_ROLE, IDENTITY_ALLOWS
 from .inventory import CARRIES_TAG, UNTAGGED_TRUSTING, untagged_trusting
+from .purpose import (
+    HAS_PERMISSIONS,
+    HAS_SERVICE_TRUST,
+    IS_UPGRADE_READY,
+    KNOWN_PURPOSES,
+    NAMES_KNOWN_PURPOSES,
+    PERMISSIONS,
+    SERVICE_TRUST,
+    UPGRADE_READY,
+    PurposeScan,
+)
 from .trust import (
     ACCOUNT_WIDE,
     CAN_ASSUME,
@@ -40,6 +51,10 @@ ROLE_REGISTRY: tuple[RoleCheck, ...] = (
     WELL_FORMED,
     NOT_ACCOUNT_WIDE,
     CARRIES_TAG,
+    HAS_SERVICE_TRUST,
+    HAS_PERMISSIONS,
+    IS_UPGRADE_READY,
+    NAMES_KNOWN_PURPOSES,
 )
 """Every check a role in scope gets a finding for, in the order its findings are built."""
 
@@ -56,12 +71,21 @@ CATALOGUE: dict[str, Check] = {
         MALFORMED,
         ACCOUNT_WIDE,
         UNTAGGED_TRUSTING,
+        SERVICE_TRUST,
+        PERMISSIONS,
+        UPGRADE_READY,
+        KNOWN_PURPOSES,
     )
 }
+PURPOSE_CHECKS: tuple[Check, ...] = (SERVICE_TRUST, PERMISSIONS, UPGRADE_READY, KNOWN_PURPOSES)
+"""The checks only a role that declares its Veeam purposes gets (see :mod:`.purpose`)."""
 ROLE_CHECKS = tuple(
-    check for check in CATALOGUE.values() if check.resource == "role" and check is not UNTAGGED_TRUSTING
+    check
+    for check in CATALOGUE.values()
+    if check.resource == "role" and check is not UNTAGGED_TRUSTING and check not in PURPOSE_CHECKS
 )
-"""The role checks in catalogue order, without the inventory check (which untagged roles get too)."""
+"""The checks every role in scope gets, in catalogue order, without the inventory check (which untagged
+roles get too) and the purpose checks."""
 
 __all__ = [
     "ACCOUNT_WIDE",
@@ -70,16 +94,22 @@ __all__ = [
     "DELETED_PRINCIPAL",
     "FOREIGN_ACCOUNT",
     "IDENTITY_ALLOWS",
+    "KNOWN_PURPOSES",
     "MALFORMED",
     "NOT_PRINCIPAL",
+    "PERMISSIONS",
+    "PURPOSE_CHECKS",
     "ROLE_CHECKS",
     "ROLE_REGISTRY",
+    "SERVICE_TRUST",
     "TRUST_CAN_ASSUME",
     "UNTAGGED_TRUSTING",
+    "UPGRADE_READY",
     "VEEAM_IAM_DOCS",
     "WILDCARD_PRINCIPAL",
     "Check",
     "Decision",
+    "PurposeScan",
     "RoleCheck",
     "RoleFacts",
     "decide_appliance",

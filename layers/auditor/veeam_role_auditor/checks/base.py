@@ -20,6 +20,7 @@ from ..policy import TrustVerdict
 
 if TYPE_CHECKING:
     from ..settings import ScanSettings
+    from .purpose import PurposeScan
 
 VEEAM_IAM_DOCS = "https://helpcenter.veeam.com/docs/vbaws/guide/iam_roles.html"
 
@@ -67,6 +68,8 @@ class Decision:
     """A remediation template used instead of the entry's own (e.g. ``remediation_no_fix``)."""
     extra: Mapping[str, str] = field(default_factory=dict)
     """More ``Finding.extra`` fields (published as ASFF ``ProductFields``)."""
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Check-specific fields of the JSON output (``missing_actions``, ...): ``Finding.data``."""
 
 
 @dataclass
@@ -85,6 +88,8 @@ class RoleFacts:
     now: datetime | None
     trust_time: datetime | None
     previous_appliance_ids: Mapping[str, str]
+    purposes: PurposeScan | None = None
+    """The purpose checks' data and memo for this scan (None: no purpose checks)."""
 
     @property
     def best(self) -> Evaluated:
@@ -111,10 +116,14 @@ class RoleFacts:
 
 @dataclass(frozen=True)
 class RoleCheck:
-    """One registered unit: the catalogue entry and the function that decides it for a role in scope."""
+    """One registered unit: the catalogue entry and the function that decides it for a role in scope.
+
+    ``decide`` returns None when the check does not apply to the role (a purpose check for a role that
+    declares no purpose): no finding, so an earlier one is archived as resolved.
+    """
 
     check: Check
-    decide: Callable[[RoleFacts], Decision]
+    decide: Callable[[RoleFacts], Decision | None]
 
 
 def passed_or_failed(failed: bool, details: Sequence[str]) -> Decision:

@@ -254,6 +254,13 @@ def test_actions_are_listed_once_in_the_order_asked() -> None:
     ]
     assert result.missing_actions == ("ec2:DeleteSnapshot", "s3:PutObject")
     assert result.conditional_actions == (SNAPSHOT,)
+    assert result.answers == ("no", "conditional", "yes", "no")
+    assert [decision.action for decision in result.failing_decisions] == [
+        "ec2:DeleteSnapshot",
+        SNAPSHOT,
+        "s3:PutObject",
+    ]
+    assert [decision.action for decision in result.failing(2)] == ["ec2:DeleteSnapshot", SNAPSHOT]
     assert result.to_dict()["missing_actions"] == ["ec2:DeleteSnapshot", "s3:PutObject"]
 
 

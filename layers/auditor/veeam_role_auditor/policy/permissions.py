@@ -126,7 +126,13 @@ class PermissionsVerdict:
     @property
     def failing_decisions(self) -> tuple[ActionDecision, ...]:
         """The decisions of the actions not allowed or only conditionally allowed."""
-        return tuple(self.decision(index) for index, code in enumerate(self._codes) if code != 2)
+        return self.failing()
+
+    def failing(self, limit: int | None = None) -> tuple[ActionDecision, ...]:
+        """The first ``limit`` (all: None) decisions of actions not allowed or only conditionally allowed,
+        in the order asked; only those decisions' reasons are put together."""
+        indices = [index for index, code in enumerate(self._codes) if code != 2]
+        return tuple(self.decision(index) for index in indices[:limit])
 
     @property
     def missing_actions(self) -> tuple[str, ...]:
@@ -548,14 +554,17 @@ class _Layout(NamedTuple):
     actions: tuple[RequiredAction, ...]
     owners: tuple[int, ...]  # per column, the index of its action
     single: bool  # one resource per action: columns are actions
+    ids: tuple[int, ...]  # per action, its number in the memo (entries keep outcomes by number)
 
 
 class _Vector(NamedTuple):
-    """One policy's parts for a list of required actions, and its Allow and Deny outcomes per column."""
+    """One policy's Allow and Deny outcomes per column of a list of required actions."""
 
-    parts: tuple[tuple[_Part, ...], ...]
     allow: bytes
     deny: bytes
+
+
+_UNDECIDED = 255
 
 
 # bytes.translate tables: a*3 for an Allow code a; min(a, NOT d) for a*3+d (Kleene: NOT d = 2 - d).
@@ -584,10 +593,11 @@ class _Entry:
 
     def __init__(self, parsed: _Parsed) -> None:
         self.parsed = parsed
-        self.parts: dict[RequiredAction, tuple[_Part, ...]] = {}
-        # The outcomes of single-resource actions, for building vectors in C.
-        self.allow: dict[RequiredAction, int] = {}
-        self.deny: dict[RequiredAction, int] = {}
+        self.parts: dict[int, tuple[_Part, ...]] = {}  # by action number
+        # By action number, the outcomes of single-resource actions (_UNDECIDED until decided), so that
+        # a vector is built in C.
+        self.allow = bytearray()
+        self.deny = bytearray()
         self.vectors: dict[int, _Vector] = {}
 
 
@@ -613,6 +623,7 @@ class PermissionsMemo:
         self._entries: dict[tuple[object, ...], _Entry] = {}
         self._layouts: dict[int, tuple[object, _Layout]] = {}
         self._by_actions: dict[tuple[RequiredAction, ...], _Layout] = {}
+        self._numbers: dict[RequiredAction, int] = {}
         self._verdicts: dict[tuple[object, ...], PermissionsVerdict] = {}
         self._combined: dict[tuple[object, ...], ActionDecision] = {}
         self.hits = 0
@@ -648,14 +659,21 @@ class PermissionsMemo:
         if cached is not None and cached[0] is required:
             return cached[1]
         # Another tuple with the same actions (one built per role): found by content, checked before.
-        layout = self._by_actions.get(required) if type(required) is tuple else None
+        layout = None
+        if type(required) is tuple:
+            try:
+                layout = self._by_actions.get(required)
+            except TypeError:  # an unhashable item: required_actions below says what is wrong
+                layout = None
         if layout is not None:
             return layout
         actions = tuple(dict.fromkeys(required_actions(required)))
         layout = self._by_actions.get(actions)
         if layout is None:
             owners = tuple(index for index, item in enumerate(actions) for _ in item.resources)
-            layout = self._by_actions[actions] = _Layout(actions, owners, len(owners) == len(actions))
+            numbers = self._numbers
+            ids = tuple(numbers.setdefault(item, len(numbers)) for item in actions)
+            layout = self._by_actions[actions] = _Layout(actions, owners, len(owners) == len(actions), ids)
         if type(required) is tuple:
             self._by_actions.setdefault(required, layout)
         self._layouts[id(required)] = (required, layout)  # holding ``required`` keeps its id
@@ -663,21 +681,27 @@ class PermissionsMemo:
 
     def _vector(self, entry: _Entry, layout: _Layout, context: RequestContext) -> _Vector:
         vector = entry.vectors.get(id(layout))
-        if vector is None:
-            known = entry.parts
-            actions = layout.actions
-            for item in set(actions).difference(known):
+        if vector is not None:
+            return vector
+        known = entry.parts
+        if len(entry.allow) < len(self._numbers):
+            grow = len(self._numbers) - len(entry.allow)
+            entry.allow.extend(bytes([_UNDECIDED]) * grow)
+            entry.deny.extend(bytes([_UNDECIDED]) * grow)
+        for number, item in zip(layout.ids, layout.actions, strict=True):
+            if number not in known:
                 self.misses += 1
-                parts = known[item] = _policy_parts(entry.parsed, item, context)
+                parts = known[number] = _policy_parts(entry.parsed, item, context)
                 if len(parts) == 1:
-                    entry.allow[item], entry.deny[item] = parts[0].allow, parts[0].deny
-            ordered = tuple(map(known.__getitem__, actions))
-            if layout.single:
-                allow, deny = bytes(map(entry.allow.__getitem__, actions)), bytes(map(entry.deny.__getitem__, actions))
-            else:
-                columns = [part for item_parts in ordered for part in item_parts]
-                allow, deny = bytes(part.allow for part in columns), bytes(part.deny for part in columns)
-            vector = entry.vectors[id(layout)] = _Vector(ordered, allow, deny)
+                    entry.allow[number], entry.deny[number] = parts[0].allow, parts[0].deny
+        if layout.single:
+            vector = _Vector(
+                bytes(map(entry.allow.__getitem__, layout.ids)), bytes(map(entry.deny.__getitem__, layout.ids))
+            )
+        else:
+            columns = [part for number in layout.ids for part in known[number]]
+            vector = _Vector(bytes(part.allow for part in columns), bytes(part.deny for part in columns))
+        entry.vectors[id(layout)] = vector
         return vector
 
     def evaluate(
@@ -715,12 +739,12 @@ class PermissionsMemo:
         bound_name = bound.parsed.name if bound is not None else ""
 
         def build(index: int) -> ActionDecision:
-            item = layout.actions[index]
+            item, number = layout.actions[index], layout.ids[index]
             silent = _SILENT_ONE if len(item.resources) == 1 else None
             # Only the policies that say something about the action take part; a decision is shared by
             # every role whose speaking policies (and boundary) say the same (the same part objects).
-            speaking = [parts for vector in vectors if (parts := vector.parts[index]) is not silent]
-            bound_parts = bound_vector.parts[index] if bound_vector is not None else None
+            speaking = [parts for entry in entries if (parts := entry.parts[number]) is not silent]
+            bound_parts = bound.parts[number] if bound is not None else None
             key = (item, bound_name, id(bound_parts), *map(id, speaking))
             decision = self._combined.get(key)
             if decision is None:

@@ -20,7 +20,7 @@ from .checks import CATALOGUE
 from .checks.purpose import DEFAULT_PURPOSE_TAG_KEY, version_order
 from .model import SEVERITY_ORDER
 from .policy import InvalidArnError, parse_role_arn
-from .purposes import default_version, resolve_version
+from .purposes import default_version, load_extra_profiles, resolve_version
 
 if TYPE_CHECKING:
     from .publish import PublishSettings
@@ -104,6 +104,11 @@ class ScanSettings:
             raise SettingsError(str(exc)) from None
         if target is not None and version_order(target) <= version_order(version):
             raise SettingsError(f"the upgrade target {target} is not newer than the appliance version {version}")
+        if self.purpose_profiles:
+            try:
+                load_extra_profiles(self.purpose_profiles)
+            except (OSError, ValueError) as exc:
+                raise SettingsError(str(exc)) from None
 
     def reports(self, check: str) -> bool:
         """Whether findings of this check are reported (--checks / --exclude-checks)."""

@@ -114,9 +114,9 @@ class PurposeScan:
         """The role's identity policies, as read for it alone or from the scan's managed policies."""
         if role.arn in self.role_permissions:
             return self.role_permissions[role.arn]
-        if self.managed is None:
-            return RolePermissions(unavailable_reason="the role's managed policies were not read")
-        return self.managed.for_role(role)
+        # Without managed documents (none read): a role that attaches no managed policy is judged on its
+        # inline policies; one that does is not available, with the policies named.
+        return (self.managed or ManagedPolicyDocuments()).for_role(role)
 
 
 def version_order(version: str) -> tuple[int, ...]:

@@ -46,9 +46,9 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emulator import counting_moto_server
 from scan_bench import TAG, populate
 
+from veeam_role_auditor.dev.emulator import client_environment, counting_moto_server, environment
 from veeam_role_auditor.inventory import client_config
 from veeam_role_auditor.publish.state import create_table
 
@@ -90,7 +90,11 @@ def timed_scan(*args, **kwargs):
     finally:
         scan_times.append((time.perf_counter() - wall, time.process_time() - cpu))
 lambda_app.scan_account = timed_scan
-context = lambda_app.LocalContext(function_name="scheduled-scan", account=sys.argv[3])
+try:
+    from veeam_role_auditor.dev.handlers import LocalContext
+except ImportError:  # a tree from before the layer's development-only modules moved (issue 13)
+    LocalContext = lambda_app.LocalContext
+context = LocalContext(function_name="scheduled-scan", account=sys.argv[3])
 event = {"source": "aws.events", "detail-type": "Scheduled Event", "resources": ["bench"], "detail": {}}
 wall, cpu = time.perf_counter(), time.process_time()
 if len(sys.argv) > 4:
@@ -188,7 +192,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="floor-bench-"))
     (work / "policy.yml").write_text(CUSTODIAN_POLICY)
 
-    with counting_moto_server() as (endpoint, counter):
+    with counting_moto_server() as (endpoint, counter), environment(client_environment(endpoint)):
 
         def client(service: str) -> Any:
             return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=client_config())

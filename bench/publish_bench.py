@@ -21,9 +21,9 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emulator import moto_server
 from scan_bench import TAG, populate
 
+from veeam_role_auditor.dev.emulator import client_environment, environment, moto_server
 from veeam_role_auditor.inventory import Inventory, client_config
 from veeam_role_auditor.publish import PublishSettings, make_publisher
 from veeam_role_auditor.publish.state import create_table
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--roles", type=int, default=5000)
     parser.add_argument("--refresh-days", type=int, default=7)
     args = parser.parse_args()
-    with moto_server() as endpoint:
+    with moto_server() as endpoint, environment(client_environment(endpoint)):
 
         def client(service: str) -> Any:
             return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=client_config())

@@ -35,9 +35,9 @@ import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emulator import moto_server
 from workload import trust_policies
 
+from veeam_role_auditor.dev.emulator import client_environment, environment, moto_server
 from veeam_role_auditor.inventory import Inventory, auditor_session, client_config, role_from_details
 from veeam_role_auditor.model import RoleSnapshot
 from veeam_role_auditor.scan import scan_account
@@ -116,7 +116,7 @@ def median(measurements: list[Measurement]) -> Measurement:
 
 
 def bench(count: int, repeat: int, documents: int | None) -> dict[str, Any]:
-    with moto_server() as endpoint:
+    with moto_server() as endpoint, environment(client_environment(endpoint)):
 
         def client(service: str, auditor: bool = False) -> Any:
             factory: Any = auditor_session() if auditor else boto3

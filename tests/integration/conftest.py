@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from veeam_role_auditor.dev.sample_account import SampleAccount, create_sample_account
 from veeam_role_auditor.inventory import Inventory, client_config
-from veeam_role_auditor.sample_account import SampleAccount, create_sample_account
 
 REGION = "us-east-1"
 

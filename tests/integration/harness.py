@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.conftest import EVENTS, ROOT
-from veeam_role_auditor.lambda_app import LocalContext
+from veeam_role_auditor.dev.handlers import LocalContext, load_handler
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.publish.state import create_table
-from veeam_role_auditor.sample_account import SampleAccount
 
 TABLE = "veeam-role-auditor-state"
 ACCOUNT = "123456789012"  # moto's default account, as in events/
@@ -47,21 +44,6 @@ class Deployment:
                 received.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.inbox_url, ReceiptHandle=message["ReceiptHandle"])
         return received
-
-
-def load_event(name: str) -> Any:
-    return json.loads((EVENTS / name).read_text())
-
-
-def load_handler(function: str) -> ModuleType:
-    path = ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"handler_{function}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def make_deployment(

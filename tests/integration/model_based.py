@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import io
 import json
 import random
-import sys
 import time
 import uuid
 from collections import Counter
@@ -49,6 +47,8 @@ from typing import Any, Literal
 
 import boto3
 from botocore.exceptions import ClientError
+
+from veeam_role_auditor.dev.handlers import LocalContext, load_handler
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -312,37 +312,6 @@ class AccountModel:
 
 
 # ---------------------------------------------------------------------------------------------- AWS plumbing
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of the context object Lambda passes to a Python handler."""
-
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 1024
-    function_version: str = "$LATEST"
-    log_group_name: str = "/aws/lambda/model-based"
-    log_stream_name: str = "2026/01/01/[$LATEST]0123456789abcdef"
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000  # never near the timeout: a run out of time is not what this test is about
-
-
-def load_handler(function: str, tag: str) -> ModuleType:
-    """A fresh copy of functions/<function>/app.py (its own clients, idempotency and module state)."""
-    path = ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"model_based_{function}_{tag}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _event_template(name: str) -> dict[str, Any]:
@@ -642,8 +611,8 @@ class World:
 
         self._create_appliance()
         tag = uuid.UUID(int=self.rng.getrandbits(128)).hex[:8]
-        self.scan = load_handler("scheduled_scan", tag)
-        self.change = load_handler("iam_change", tag)
+        self.scan = load_handler("scheduled_scan", name=f"model_based_scheduled_scan_{tag}")
+        self.change = load_handler("iam_change", name=f"model_based_iam_change_{tag}")
         self.hub = SecurityHubView()
         self.counter = CallCounter()
         # Freshly loaded modules have fresh client caches: every client below is created in this mock.
@@ -842,7 +811,16 @@ class World:
 
     def _invoke(self, module: ModuleType, event: dict[str, Any], function: str) -> dict[str, Any]:
         """Call a handler as Lambda does; what it prints (its metrics, one EMF line per call) is kept aside."""
-        context = LambdaContext(function, aws_request_id=str(uuid.UUID(int=self.rng.getrandbits(128))))
+        context = LocalContext(
+            function,
+            account=ACCOUNT,
+            region=REGION,
+            partition=PARTITION,
+            memory_limit_in_mb=1024,
+            aws_request_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
+            log_group_name="/aws/lambda/model-based",
+            log_stream_name="2026/01/01/[$LATEST]0123456789abcdef",
+        )
         with contextlib.redirect_stdout(self.handler_output):
             result: dict[str, Any] = module.lambda_handler(event, context)
         if self.handler_output.tell() > 1_000_000:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from veeam_role_auditor.cli import main
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.publish.state import create_table
-from veeam_role_auditor.sample_account import SampleAccount
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

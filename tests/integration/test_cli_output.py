@@ -11,7 +11,7 @@ import pytest
 
 from veeam_role_auditor.cli import main
 from veeam_role_auditor.cli_scan import CSV_COLUMNS
-from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount
 
 
 def scan(sample: SampleAccount, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str, str]:

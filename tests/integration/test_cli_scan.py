@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from veeam_role_auditor import cli_scan
 from veeam_role_auditor.cli import main
-from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -18,7 +18,7 @@ PROBE = textwrap.dedent(
     import io, json, sys, threading
     from moto import mock_aws
     import boto3
-    from veeam_role_auditor.sample_account import create_sample_account
+    from veeam_role_auditor.dev.sample_account import create_sample_account
     from veeam_role_auditor.cli import main
 
     threads = set()

@@ -9,7 +9,7 @@ import pytest
 
 from veeam_role_auditor import checks
 from veeam_role_auditor.cli import main
-from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.settings import ScanSettings, SettingsError
 
 PARTNER = "999988887777"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from veeam_role_auditor.cli import main
-from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount
 
 RULES = """
 suppressions:

@@ -21,7 +21,8 @@ from rich.console import Console
 
 from tests.conftest import ROOT
 from tests.integration.test_readme import examples
-from veeam_role_auditor.demo import run
+from veeam_role_auditor.cli import main
+from veeam_role_auditor.dev.demo import run
 
 STOP_HINT = "Press Ctrl-C to stop the emulator."
 
@@ -30,7 +31,7 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
     before = dict(os.environ)
     output = StringIO()
     try:
-        assert run(Console(file=output, width=80)) == 0  # the demo reads well in an 80-column terminal
+        assert run(main, Console(file=output, width=80)) == 0  # the demo reads well in an 80-column terminal
     finally:
         # moto's server keeps its accounts in this process: later tests (the README's) create the same roles.
         moto_api_backend.reset()

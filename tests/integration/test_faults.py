@@ -18,11 +18,11 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from veeam_role_auditor.deadline import Deadline
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.inventory import Caller, Inventory, client_config
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig
 from veeam_role_auditor.publish import PublishError
 from veeam_role_auditor.publish.state import StateStore, create_table
-from veeam_role_auditor.sample_account import SampleAccount
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 

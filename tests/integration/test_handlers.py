@@ -11,10 +11,11 @@ from botocore.stub import ANY, Stubber
 from hypothesis import HealthCheck, given, settings
 
 from tests.conftest import EVENTS
-from tests.integration.harness import ACCOUNT, Deployment, load_event, make_deployment
+from tests.integration.harness import ACCOUNT, Deployment, make_deployment
 from tests.integration.test_publish_suppressions import WorkflowService
 from tests.unit.test_event_properties import mutated_events
-from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.dev.handlers import load_event
+from veeam_role_auditor.dev.sample_account import SampleAccount
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import Deployment, load_event, make_deployment
+from tests.integration.harness import Deployment, make_deployment
 from veeam_role_auditor.assess import ASSESSMENT_ERROR, ROLE_FINDING_CHECKS
 from veeam_role_auditor.cli import main
+from veeam_role_auditor.dev.handlers import load_event
+from veeam_role_auditor.dev.sample_account import TAG_KEY, SampleAccount
 from veeam_role_auditor.inventory import Inventory
-from veeam_role_auditor.sample_account import TAG_KEY, SampleAccount
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 

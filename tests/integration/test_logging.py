@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import EVENTS
-from tests.integration.harness import Deployment, load_event, make_deployment
-from veeam_role_auditor.sample_account import SampleAccount
+from tests.integration.harness import Deployment, make_deployment
+from veeam_role_auditor.dev.handlers import load_event
+from veeam_role_auditor.dev.sample_account import SampleAccount
 
 EXTERNAL_ID = "veeam-ext-5b1f2a9c"
 

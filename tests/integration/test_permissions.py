@@ -19,9 +19,10 @@ from botocore.stub import ANY, Stubber
 from samtranslator.yaml_helper import yaml_parse
 
 from tests.conftest import EVENTS, ROOT
-from tests.integration.harness import Deployment, load_event, make_deployment
+from tests.integration.harness import Deployment, make_deployment
 from tests.integration.test_publish_suppressions import WorkflowService
-from veeam_role_auditor.sample_account import SampleAccount
+from veeam_role_auditor.dev.handlers import load_event
+from veeam_role_auditor.dev.sample_account import SampleAccount
 
 TEMPLATE = yaml_parse((ROOT / "template.yaml").read_text())
 # boto3 operation -> IAM action, where the names differ (Service Authorization Reference).

@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from veeam_role_auditor.dev.asff_validation import validate_batch
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.inventory import Inventory
 from veeam_role_auditor.model import iso
 from veeam_role_auditor.publish.alerts import AlertSink
-from veeam_role_auditor.publish.asff_rules import validate_batch
 from veeam_role_auditor.publish.clock import ClockSkewError
 from veeam_role_auditor.publish.deliver import Delivery
 from veeam_role_auditor.publish.publisher import Publisher, PublishError, PublishReport, PublishSettings, Scope
 from veeam_role_auditor.publish.securityhub import SecurityHubSink
 from veeam_role_auditor.publish.state import StateStore, create_table
-from veeam_role_auditor.sample_account import SampleAccount
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 

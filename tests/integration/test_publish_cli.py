@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 
 from veeam_role_auditor import cli_scan
 from veeam_role_auditor.cli import main
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.publish.state import create_table
-from veeam_role_auditor.sample_account import SampleAccount
 
 
 def publish_argv(sample: SampleAccount, topic: str) -> list[str]:

@@ -24,6 +24,7 @@ from botocore.stub import Stubber
 
 from tests.integration.test_publish import MISSING, TABLE, Pipeline, finding_id, fix_trust
 from veeam_role_auditor import checks
+from veeam_role_auditor.dev.sample_account import SampleAccount
 from veeam_role_auditor.inventory import Inventory
 from veeam_role_auditor.publish.alerts import AlertSink
 from veeam_role_auditor.publish.publisher import (
@@ -36,7 +37,6 @@ from veeam_role_auditor.publish.publisher import (
 )
 from veeam_role_auditor.publish.securityhub import SecurityHubSink, WorkflowChange
 from veeam_role_auditor.publish.state import StateStore, create_table
-from veeam_role_auditor.sample_account import SampleAccount
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 from veeam_role_auditor.suppressions import apply_suppressions, parse_rules, split_expired

@@ -16,7 +16,8 @@ from samtranslator.yaml_helper import yaml_parse
 
 from tests.conftest import ROOT
 from veeam_role_auditor.checks import CATALOGUE
-from veeam_role_auditor.sample_account import create_sample_account
+from veeam_role_auditor.dev.emulator import client_environment, moto_server
+from veeam_role_auditor.dev.sample_account import create_sample_account
 
 README = (ROOT / "README.md").read_text()
 TESTED = re.compile(r"<!-- readme-test -->\n```console\n(.*?)\n```", re.DOTALL)
@@ -42,28 +43,17 @@ def examples() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[dict[str, str]]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    # The examples show what a pipe without COLUMNS gets (pytest-xdist's workers set COLUMNS=80).
-    environment = {
-        **{name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")},
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "readme",
-        "AWS_SECRET_ACCESS_KEY": "readme",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    iam: Any = boto3.client(
-        "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="r", aws_secret_access_key="r"
-    )
-    create_sample_account(iam, "123456789012")
-    try:
+    with moto_server() as endpoint:
+        # The examples show what a pipe without COLUMNS gets (pytest-xdist's workers set COLUMNS=80).
+        environment = {
+            **{name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")},
+            **client_environment(endpoint, key="readme"),
+        }
+        iam: Any = boto3.client(
+            "iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="r", aws_secret_access_key="r"
+        )
+        create_sample_account(iam, "123456789012")
         yield environment
-    finally:
-        server.stop()
 
 
 def test_the_readme_has_tested_examples_of_every_command() -> None:

@@ -9,16 +9,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from veeam_role_auditor import checks
-from veeam_role_auditor.inventory import Inventory
-from veeam_role_auditor.model import finding_id
-from veeam_role_auditor.policy import evaluate_trust, make_appliance
-from veeam_role_auditor.sample_account import (
+from veeam_role_auditor.dev.sample_account import (
     APPLIANCE_NAME,
     DELETED_APPLIANCE_ID,
     EXPECTED,
     TAG_KEY,
     SampleAccount,
 )
+from veeam_role_auditor.inventory import Inventory
+from veeam_role_auditor.model import finding_id
+from veeam_role_auditor.policy import evaluate_trust, make_appliance
 from veeam_role_auditor.scan import scan_account
 from veeam_role_auditor.settings import ScanSettings
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
+from veeam_role_auditor.dev.asff_validation import validate_batch, validate_finding
 from veeam_role_auditor.model import Finding, RoleSnapshot, finding_id, iso
 from veeam_role_auditor.publish.asff import archived_asff, product_arn, to_asff
-from veeam_role_auditor.publish.asff_rules import FIELD_LIMITS, MAX_FINDING_BYTES, validate_batch, validate_finding
+from veeam_role_auditor.publish.asff_rules import FIELD_LIMITS, MAX_FINDING_BYTES
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ROLE_ARN = "arn:aws:iam::111122223333:role/veeam/Repo"

@@ -9,13 +9,12 @@ from typing import Any, cast
 
 import pytest
 
+from veeam_role_auditor.dev.asff_validation import validate_batch, validate_finding
 from veeam_role_auditor.publish.asff_rules import (
     FIELD_LIMITS,
     MAX_FINDING_BYTES,
     MAX_FINDINGS_PER_CALL,
     MAX_REQUEST_BYTES,
-    validate_batch,
-    validate_finding,
 )
 
 ACCOUNT = "111122223333"

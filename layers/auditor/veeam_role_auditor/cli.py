@@ -9,7 +9,6 @@ one-line message on stderr.
 from __future__ import annotations
 
 import argparse
-import codecs
 import json
 import os
 import sys
@@ -21,6 +20,8 @@ from typing import Any, NoReturn
 from . import __version__
 from .assess import without_trusted_accounts
 from .checks import CATALOGUE
+from .cli_inputs import parse_tags, policy_from_file, trusted_accounts
+from .errors import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, PROG, RuntimeFailure, UsageError
 from .model import SEVERITY_ORDER
 from .policy import (
     Appliance,
@@ -35,24 +36,12 @@ from .remediation import DEFAULT_TRUST_POLICY_QUOTA, plan_trust_fix, policy_leng
 from .settings import DEFAULT_AWS_TIMEOUT
 from .text import escape_control
 
-PROG = "veeam-role-auditor"
 EXIT_CODES = """exit codes:
   0  success: nothing at or above --fail-on (scan), fixed or nothing to change (fix); evaluate, whatever the verdict
   1  findings at or above --fail-on (scan); a problem fix did not change (refused, or risks left)
   2  usage or input error: bad arguments, unreadable or non-policy files, credentials, unknown role
   3  AWS or runtime error: an AWS call failed, a publish failed partly, the policy changed under fix
   141 the output was closed early (for example piped into head)"""
-
-
-class UsageError(Exception):
-    """A problem the user can fix: bad arguments, unreadable files, missing credentials."""
-
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
-
-
-class RuntimeFailure(Exception):
-    """AWS refused or the world changed under us (exit 3): nothing the arguments could fix."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -279,74 +268,6 @@ def _appliance_arguments(parser: argparse.ArgumentParser, *, multiple: bool) -> 
     )
 
 
-def read_policy_file(path: Path) -> str:
-    """The text of a policy file (``-``: standard input), in whatever encoding Windows tools write.
-
-    UTF-8 with or without a byte-order mark, and UTF-16 (what Windows PowerShell's ``>`` and
-    ``Out-File`` write) with its byte-order mark, or without one when the NUL bytes give it away.
-    """
-    name = "standard input" if str(path) == "-" else str(path)
-    try:
-        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {name}: {exc.strerror or exc}") from None
-    try:
-        return _decode_text(raw)
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"cannot read {name}: it is neither UTF-8 nor UTF-16 text ({exc.reason})") from None
-
-
-def _decode_text(raw: bytes) -> str:
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw[len(codecs.BOM_UTF8) :].decode("utf-8")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    if len(raw) >= 2 and b"\x00" in raw[:4]:
-        # JSON text starts with an ASCII character: a NUL beside it means UTF-16 without a mark.
-        return raw.decode("utf-16-le" if raw[1:2] == b"\x00" else "utf-16-be")
-    return raw.decode("utf-8")
-
-
-# Where the AWS CLI's output keeps the policy: get-role, get-role-policy, get-policy-version.
-_WRAPPED = (("Role", "AssumeRolePolicyDocument"), ("PolicyVersion", "Document"), (None, "PolicyDocument"))
-
-
-def policy_from_file(path: Path) -> object:
-    """A policy document from a file: the policy itself, or AWS CLI output that holds one.
-
-    A file that is not a policy at all (empty, a number, ``null``, a list) is a usage error, not a
-    verdict: there is no trust policy to advise on. Text that is not valid JSON is handed to the
-    engine, which reports it as malformed.
-    """
-    name = "standard input" if str(path) == "-" else str(path)
-    text = read_policy_file(path)
-    if not text.strip():
-        raise UsageError(f"{name} is empty: expected an IAM policy document (JSON)")
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    if isinstance(value, dict):
-        for outer, inner in _WRAPPED:
-            holder = value.get(outer) if outer else value
-            if isinstance(holder, dict) and inner in holder and "Statement" not in value:
-                return holder[inner]
-        return value
-    kind = "null" if value is None else "a list" if isinstance(value, list) else f"a {type(value).__name__}"
-    kind = {"a bool": "a boolean", "a int": "a number", "a float": "a number", "a str": "a string"}.get(kind, kind)
-    raise UsageError(f"{name} is not a policy document: it holds {kind}, not a JSON object with a Statement")
-
-
-def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--role-tag expects KEY=VALUE, got {pair!r}")
-        tags[key] = value
-    return tags
-
-
 def command_evaluate(args: argparse.Namespace) -> int:
     try:
         appliance = make_appliance(
@@ -446,10 +367,10 @@ def command_fix(args: argparse.Namespace) -> int:
 
 def command_demo(args: argparse.Namespace) -> int:
     try:
-        from .demo import run
+        from .dev.demo import run
     except ImportError as exc:
         raise UsageError(f"the demo needs the dev dependencies ({exc.name} is missing): run make demo") from None
-    return run(keep_running=args.keep_running)
+    return run(main, keep_running=args.keep_running)
 
 
 def command_checks(args: argparse.Namespace) -> int:
@@ -465,24 +386,6 @@ def command_checks(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"{row['code']:<{width}}  {row['severity']:<13}  {row['title']}")
     return EXIT_OK
-
-
-def trusted_accounts(values: Sequence[str]) -> tuple[str, ...]:
-    """--trusted-account values (repeatable, or comma-separated), checked to be account ids."""
-    accounts = tuple(item.strip() for value in values for item in value.split(",") if item.strip())
-    for account in accounts:
-        if not (len(account) == 12 and account.isdigit()):
-            raise UsageError(f"--trusted-account expects a 12-digit AWS account id, got {account!r}")
-    return accounts
-
-
-def check_codes(values: Sequence[str], option: str) -> tuple[str, ...]:
-    """--checks / --exclude-checks values (repeatable, or comma-separated), checked against the catalogue."""
-    codes = tuple(item.strip().upper() for value in values for item in value.split(",") if item.strip())
-    unknown = [code for code in codes if code not in CATALOGUE]
-    if unknown:
-        raise UsageError(f"{option}: unknown check {', '.join(unknown)} (list them with: {PROG} checks)")
-    return codes
 
 
 COMMANDS = {

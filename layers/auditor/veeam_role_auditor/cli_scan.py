@@ -25,7 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from . import __version__, checks
 from .aws import AwsSetupError, AwsTimeoutError, Clients, describe_aws_error
-from .cli import RuntimeFailure, UsageError, check_codes, read_policy_file, trusted_accounts
+from .cli_inputs import check_codes, read_policy_file, trusted_accounts
+from .errors import RuntimeFailure, UsageError
 from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding, iso
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance

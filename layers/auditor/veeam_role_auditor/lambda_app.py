@@ -64,29 +64,6 @@ class PowertoolsMetrics:
 
 
 @dataclass
-class LocalContext:
-    """The attributes of the context object Lambda passes to a Python handler, for calling the handlers
-    outside Lambda (the demo, the tests)."""
-
-    function_name: str
-    account: str = "123456789012"
-    region: str = "us-east-1"
-    memory_limit_in_mb: int = 512
-    function_version: str = "$LATEST"
-    aws_request_id: str = "00000000-0000-4000-8000-000000000000"
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-    remaining_ms: int = 900_000
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@dataclass
 class ApplianceRead:
     """The appliance (Impersonation) roles as read for an event: the states, when they were read, and the
     appliance id history of the state table (read on first need)."""

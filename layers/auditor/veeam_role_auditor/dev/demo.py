@@ -10,9 +10,7 @@ hand. Needs the dev dependencies (moto) and a checkout of the repository (functi
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import logging
 import os
 import shlex
 import signal
@@ -21,29 +19,26 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from .checks import CATALOGUE, problem_for
-from .lambda_app import LocalContext
+from ..checks import CATALOGUE, problem_for
+from .emulator import REGION, client_environment, environment, moto_server
+from .handlers import LocalContext, load_event, load_handler
 from .sample_account import APPLIANCE_NAME, create_sample_account
 
-ROOT = Path(__file__).resolve().parents[3]
-REGION = "us-east-1"
 TABLE = "veeam-role-auditor-state"
 HEALTHY = "VeeamRepositoryHealthy"
 SEVERITY_STYLE = {"CRITICAL": "bold white on red", "HIGH": "bold red", "MEDIUM": "yellow", "LOW": "cyan"}
-# What any AWS client needs to reach the emulator (printed for the shell by keep_running).
-CLIENT_ENVIRONMENT = {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": REGION}
+CommandLine = Callable[[Sequence[str]], int]
 
 
 class DemoFailed(Exception):
@@ -58,56 +53,30 @@ def expect(condition: bool, message: str) -> None:
 @contextmanager
 def emulator() -> Iterator[str]:
     """moto's server in this process on a free port; every boto3 client is pointed at it."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    saved = dict(os.environ)
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            **CLIENT_ENVIRONMENT,
-            "AWS_REGION": REGION,
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
-            "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        os.environ.pop(name, None)
-    try:
+    with (
+        moto_server() as endpoint,
+        environment(
+            {
+                **client_environment(endpoint, key="demo"),
+                "AWS_REGION": REGION,
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
+                "POWERTOOLS_METRICS_NAMESPACE": "VeeamRoleAuditor",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "ERROR",
+            },
+            removed=("AWS_PROFILE", "AWS_SESSION_TOKEN"),
+        ),
+    ):
         yield endpoint
-    finally:
-        server.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def load_handler(function: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"demo_{function}", ROOT / "functions" / function / "app.py")
-    if spec is None or spec.loader is None:
-        raise DemoFailed(f"functions/{function}/app.py not found: run the demo from a checkout")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def event(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads((ROOT / "events" / name).read_text())
-    return document
 
 
 class Story:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, command_line: CommandLine) -> None:
         import boto3
 
         self.console = console
+        self.command_line = command_line
         self.iam = boto3.client("iam")
         self.sns = boto3.client("sns")
         self.sqs = boto3.client("sqs")
@@ -124,7 +93,7 @@ class Story:
     # ------------------------------------------------------------------ set-up
 
     def set_up(self) -> None:
-        from .publish.state import create_table
+        from ..publish.state import create_table
 
         self.step(
             "an account that runs Veeam Backup for AWS",
@@ -163,7 +132,7 @@ class Story:
     def scheduled_scan(self, *, first: bool) -> dict[str, Any]:
         with redirect_stdout(StringIO()):  # Powertools logs go to stdout as JSON lines
             summary: dict[str, Any] = self.scan_handler.lambda_handler(
-                event("scheduled_scan.json"), LocalContext("veeam-role-auditor-ScheduledScan")
+                load_event("scheduled_scan.json"), LocalContext("veeam-role-auditor-ScheduledScan")
             )
         if first:
             expect(summary["roles_in_scope"] == 9, f"expected 9 roles in scope, got {summary['roles_in_scope']}")
@@ -235,8 +204,6 @@ class Story:
         self.process_recheck()
 
     def fix_the_role(self) -> None:
-        from .cli import main as cli
-
         self.step(
             "the fix command repairs it",
             f"veeam-role-auditor fix --role-name {HEALTHY} --apply: prints the corrected trust policy and "
@@ -245,7 +212,7 @@ class Story:
         with tempfile.TemporaryDirectory() as backups:
             output = StringIO()
             with redirect_stdout(output):
-                code = cli(
+                code = self.command_line(
                     [
                         "fix",
                         "--role-name",
@@ -285,7 +252,7 @@ class Story:
     def change_trust(self, document: dict[str, Any]) -> None:
         text = json.dumps(document)
         self.iam.update_assume_role_policy(RoleName=HEALTHY, PolicyDocument=text)
-        record = event("cloudtrail/UpdateAssumeRolePolicy.json")
+        record = load_event("cloudtrail/UpdateAssumeRolePolicy.json")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         record["id"] = str(uuid.uuid4())
         record["time"] = record["detail"]["eventTime"] = now
@@ -298,7 +265,7 @@ class Story:
     def process_recheck(self) -> None:
         messages = self.sqs.receive_message(QueueUrl=self.recheck_queue, MaxNumberOfMessages=10).get("Messages", [])
         expect(len(messages) == 1, f"expected one queued re-check, found {len(messages)}")
-        record = event("recheck_sqs.json")["Records"][0]
+        record = load_event("recheck_sqs.json")["Records"][0]
         record = dict(record, messageId=messages[0]["MessageId"], body=messages[0]["Body"])
         with redirect_stdout(StringIO()):
             response = self.change_handler.lambda_handler(
@@ -344,9 +311,7 @@ def command_prefix() -> str:
 def keep_serving(console: Console, endpoint: str, appliance_role_arn: str) -> None:
     """Print what to export and what to try, then wait for Ctrl-C or SIGTERM with the emulator running."""
     command = command_prefix()
-    exports = " ".join(
-        f"{name}={value}" for name, value in {"AWS_ENDPOINT_URL": endpoint, **CLIENT_ENVIRONMENT}.items()
-    )
+    exports = " ".join(f"{name}={value}" for name, value in client_environment(endpoint, key="demo").items())
     console.print(
         "\n[bold]The emulator keeps running[/] with the demo's account (as the story left it). "
         "In another terminal, in this directory:"
@@ -380,9 +345,11 @@ def keep_serving(console: Console, endpoint: str, appliance_role_arn: str) -> No
             signal.signal(number, handler)
 
 
-def run(console: Console | None = None, *, keep_running: bool = False) -> int:
+def run(command_line: CommandLine, console: Console | None = None, *, keep_running: bool = False) -> int:
     """Play the story; 0 when every step showed what it should.
 
+    command_line: the command line's ``main`` (given, not imported: the command line imports this module
+    for its ``demo`` command), which the story calls for ``fix``.
     keep_running: afterwards keep the emulator up, print its environment and the README's commands,
     and return on Ctrl-C or SIGTERM (the process's main thread only: it installs signal handlers).
     """
@@ -394,7 +361,7 @@ def run(console: Console | None = None, *, keep_running: bool = False) -> int:
     try:
         with emulator() as endpoint:
             console.print(f"[dim]AWS emulator: moto server at {endpoint}[/]")
-            story = Story(console)
+            story = Story(console, command_line)
             story.set_up()
             story.first_scan()
             story.break_a_role()

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.integration.harness import make_deployment
 from veeam_role_auditor.cloudtrail import IamChange
+from veeam_role_auditor.dev.handlers import load_event
 from veeam_role_auditor.inventory import Caller
 from veeam_role_auditor.lambda_app import ApplianceCache, AuditorApp, LambdaConfig
 from veeam_role_auditor.model import finding_id
@@ -299,3 +301,30 @@ def test_cached_and_uncached_events_publish_the_same_findings(deployment: tuple[
         outcomes.append({key: summary[key] for key in ("status", "role", "findings", "unchanged", "imported")})
     assert outcomes[1] == outcomes[2]
     assert Counter(operation for operation, _ in calls.take())["GetRole"] == 5  # 1 + 2 + 2
+
+
+def test_the_iam_change_handler_keeps_the_appliance_read_between_invocations(
+    sample: Any, dynamodb: Any, securityhub: Any, sns: Any, sqs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler module's cache lives as long as the container; an appliance event empties it."""
+    deployment = make_deployment(sample, dynamodb, securityhub, sns, sqs, monkeypatch)
+    calls = Calls()
+    calls.attach(deployment.change.client("iam"))
+
+    def deliver(name: str, event_id: str) -> dict[str, Any]:
+        event = load_event(f"cloudtrail/{name}.json")
+        event["detail"]["eventID"] = event_id
+        return dict(deployment.iam_change(event))
+
+    assert deliver("TagRole", "first")["status"] == "evaluated"
+    assert len(appliance_reads(calls.take())) == 6
+    assert deliver("UpdateAssumeRolePolicy", "second")["status"] == "evaluated"
+    assert appliance_reads(calls.take()) == []
+    monkeypatch.setenv("VRA_APPLIANCE_MAX_AGE", "0")
+    deliver("TagRole", "third")
+    assert len(appliance_reads(calls.take())) == 6
+    monkeypatch.delenv("VRA_APPLIANCE_MAX_AGE")
+    assert deliver("PutRolePolicy", "about the appliance")["reason"] == "PutRolePolicy on an appliance role"
+    assert [call for call in calls.take() if call[1] == APPLIANCE] == []  # a full scan, in process here
+    deliver("TagRole", "fourth")
+    assert len(appliance_reads(calls.take())) == 6

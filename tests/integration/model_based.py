@@ -48,10 +48,9 @@ from typing import Any, Literal
 import boto3
 from botocore.exceptions import ClientError
 
-from veeam_role_auditor.dev.handlers import LocalContext, load_handler
+from veeam_role_auditor.dev.handlers import LocalContext, load_event, load_handler
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
 
 ACCOUNT = "123456789012"  # moto's default account, as in events/
 REGION = "us-east-1"
@@ -312,11 +311,6 @@ class AccountModel:
 
 
 # ---------------------------------------------------------------------------------------------- AWS plumbing
-
-
-def _event_template(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return loaded
 
 
 @dataclass(frozen=True)
@@ -929,7 +923,7 @@ class World:
         }
 
     def scheduled_scan(self) -> None:
-        event = _event_template("scheduled_scan.json")
+        event: dict[str, Any] = load_event("scheduled_scan.json")
         event["id"] = str(uuid.UUID(int=self.rng.getrandbits(128)))
         event["time"] = self._now()
         try:
@@ -1214,7 +1208,7 @@ class World:
 
     def _event(self, template: str, role_name: str) -> dict[str, Any]:
         """The sample CloudTrail event ``template`` for this role, with fresh ids and time."""
-        event = _event_template(f"cloudtrail/{template}")
+        event: dict[str, Any] = load_event(f"cloudtrail/{template}")
         now = self._now()
         event["id"] = str(uuid.UUID(int=self.rng.getrandbits(128)))
         event["time"] = now

@@ -49,7 +49,9 @@ def record(module: Any) -> set[str]:
 
     def watch(created: Any) -> Any:
         prefix = created.meta.service_model.signing_name
-        created.meta.events.register_first("before-call.*.*", lambda model, **_: calls.add(f"{prefix}:{model.name}"))
+        created.meta.events.register_first(
+            "before-call.*.*", lambda model, params, **_: calls.update(operations(prefix, model.name, params))
+        )
         return created
 
     cache = module.client
@@ -63,6 +65,25 @@ def record(module: Any) -> set[str]:
 
     module.client = client
     return calls
+
+
+# A transaction is authorized per action it holds: "Permissions for Put, Update, Delete, and Get actions are
+# governed by the permissions used for the underlying PutItem, UpdateItem, DeleteItem, and GetItem
+# operations" ("Using IAM with DynamoDB transactions"); there is no dynamodb:TransactWriteItems action.
+TRANSACTION_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def operations(prefix: str, operation: str, request: dict[str, Any]) -> set[str]:
+    """The operations a call (its serialized request) is authorized as: itself, or a transaction's actions."""
+    if (prefix, operation) == ("dynamodb", "TransactWriteItems"):
+        items = json.loads(request["body"])["TransactItems"]
+        return {f"dynamodb:{TRANSACTION_ACTIONS[kind]}" for item in items for kind in item}
+    return {f"{prefix}:{operation}"}
 
 
 def as_actions(calls: set[str]) -> set[str]:

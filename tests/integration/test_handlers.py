@@ -410,3 +410,32 @@ def test_without_a_parameter_nothing_is_read_and_nothing_is_suppressed(deploymen
     summary = deployment.scheduled(load_event("scheduled_scan.json"))
     assert (summary["suppressed"], summary["workflow_updates"]) == (0, 0)
     assert "ssm" not in deployment.scan.client.created
+
+
+# ---------------------------------------------------------------------- purposes on the event path
+
+
+def test_a_tag_change_re_checks_the_roles_purposes_with_its_policies(deployment: Deployment, iam: Any) -> None:
+    """TagRole declaring a purpose: the event re-reads that role's policies and publishes its purpose findings."""
+    name = "VeeamSnapshotMissingTrust"
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}
+    arn = iam.create_policy(PolicyName="VeeamDescribe", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    iam.tag_role(RoleName=name, Tags=[{"Key": "veeam:role-purpose", "Value": "ec2-backup"}])
+    event = load_event("cloudtrail/TagRole.json")
+    event["detail"]["requestParameters"]["tags"] = [{"key": "veeam:role-purpose", "value": "ec2-backup"}]
+
+    result = deployment.iam_change(event)
+
+    assert (result["status"], result["role"]) == ("evaluated", "in scope")
+    codes = {
+        f["Id"]: next(v for k, v in f["ProductFields"].items() if k.endswith("CheckCode")) for f in deployment.imports
+    }
+    purpose = {codes[f["Id"]]: f for f in deployment.imports if codes[f["Id"]].startswith("VRA-PURPOSE-")}
+    assert {code: f["Compliance"]["Status"] for code, f in purpose.items()} == {
+        "VRA-PURPOSE-1": "PASSED",  # ec2-backup needs no service in the trust policy
+        "VRA-PURPOSE-2": "FAILED",  # ec2:Describe* is far from what ec2-backup needs
+        "VRA-PURPOSE-4": "PASSED",
+    }
+    # The managed policy was read for this role (an allowed Describe action is not reported missing).
+    assert "ec2:DescribeInstances" not in purpose["VRA-PURPOSE-2"]["Description"]

@@ -21,6 +21,7 @@ from . import __version__
 from .assess import without_trusted_accounts
 from .checks import CATALOGUE
 from .cli_inputs import parse_tags, policy_from_file, trusted_accounts
+from .cli_purposes import add_purpose_arguments, add_required_policy_parser, command_required_policy
 from .errors import EXIT_OK, EXIT_RUNTIME, EXIT_USAGE, PROG, RuntimeFailure, UsageError
 from .model import SEVERITY_ORDER
 from .policy import (
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CODE[,CODE]",
         help="do not report these checks (for example VRA-TRUST-7, the account-wide trust advisory)",
     )
+    add_purpose_arguments(scan)
     _aws_arguments(scan)
     scan.add_argument(
         "--format",
@@ -221,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The catalogue of checks, for --checks, --exclude-checks and suppression rules.",
     )
     checks_command.add_argument("--format", choices=("text", "json"), default="text")
+    add_required_policy_parser(commands, common)
     demo = commands.add_parser(
         "demo",
         parents=[common],
@@ -393,6 +396,7 @@ COMMANDS = {
     "scan": command_scan,
     "fix": command_fix,
     "checks": command_checks,
+    "required-policy": command_required_policy,
     "demo": command_demo,
 }
 

@@ -151,6 +151,10 @@ def run_scan_command(args: argparse.Namespace) -> int:
             checks=check_codes(args.checks, "--checks") or None,
             excluded_checks=check_codes(args.exclude_checks, "--exclude-checks") or None,
             trusted_accounts=trusted_accounts(args.trusted_account) or None,
+            purpose_tag_key=args.purpose_tag_key,
+            veeam_version=args.veeam_version,
+            upgrade_target=args.upgrade_to,
+            purpose_profiles=args.purpose_profiles,
         )
     except SettingsError as exc:
         raise UsageError(str(exc)) from None
@@ -628,7 +632,7 @@ def run_fix_command(args: argparse.Namespace) -> int:
 
 
 def _open_risks(verdict: TrustVerdict) -> list[str]:
-    return [line[len("risk ") :] for line in verdict.reasons if line.startswith("risk ")]
+    return [f"{note.risk}: {note.reason}" for note in verdict.risk_notes]
 
 
 def _narrowing_or_report(

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from . import checks
 from .assess import ASSESSMENT_ERROR, assess_role, assess_untagged_role, prepare_appliances
+from .checks import PurposeScan
 from .cloudtrail import POLICY_EVENTS, IamChange
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
@@ -257,6 +258,10 @@ class AuditorApp:
             if self.config.scan.in_scope(role.tags, role.path):
                 if read.history is None:
                     read.history = self.store.appliance_history(caller.account)
+                purposes = PurposeScan.from_settings(self.config.scan)
+                if purposes.declared(role) is not None:
+                    # Its purposes are re-checked too: read its policies (only for a role that declares any).
+                    role, purposes.role_permissions[role.arn] = self.inventory.role_permissions(role)
                 findings = assess_role(
                     role,
                     appliances,
@@ -264,6 +269,7 @@ class AuditorApp:
                     previous_appliance_ids=read.history,
                     account=caller.account,
                     partition=caller.partition,
+                    purposes=purposes,
                 )
                 state = "in scope"
             else:

@@ -324,11 +324,10 @@ def _action_decision(
         )
     if not missing and not conditional:
         details.append("every one is allowed")
-    shown = 0
-    for decision in verdict.decisions:
-        if decision.answer != "yes" and shown < MAX_LISTED and decision.reasons:
+    # Only the listed decisions' reasons are put together (a verdict builds them when asked).
+    for decision in verdict.failing(MAX_LISTED):
+        if decision.reasons:
             details.append(f"{decision.action}: {'; '.join(decision.reasons)}")
-            shown += 1
     details.extend(f"policy not in force: {name}" for name in verdict.malformed)
     details.extend(verdict.notes)
     data: dict[str, Any] = {"missing_actions": missing, "conditional_actions": conditional}

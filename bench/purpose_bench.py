@@ -23,7 +23,8 @@ hook, one run):
 - aws pages:  the enumeration plus a pass with LocalManagedPolicy and AWSManagedPolicy (every AWS managed
               policy; moto holds one version of each, AWS every version: far more pages there).
 - full scan:  with ``--full-scan``, scan_account with its settings' defaults (purpose checks on), as the
-              command line runs it (every check, findings built; the IAM client's calls counted).
+              command line runs it (every check, findings built; the IAM client's calls counted), and
+              the same scan reading a purpose tag no role carries (no purposes: today's checks only).
 Once, after: the evaluation without a memo (what the memo saves).
 """
 
@@ -316,6 +317,8 @@ def main() -> None:
         }
         if args.full_scan:
             variants["full scan"] = full_scan(session, endpoint, iam)
+            # The same scan reading a purpose tag no role carries: today's checks only, for the split.
+            variants["no purposes"] = full_scan(session, endpoint, iam, purpose_tag_key="bench:no-such-tag")
         runs: dict[str, list[Run]] = {name: [] for name in variants}
         calls: dict[str, int] = {}
         for round_ in range(args.repeat):
@@ -375,14 +378,14 @@ def main() -> None:
     print(f"populating (not measured): {populate_seconds:.0f}s")
 
 
-def full_scan(session: Any, endpoint: str, iam: Any) -> Callable[[], Run]:
+def full_scan(session: Any, endpoint: str, iam: Any, **settings_fields: Any) -> Callable[[], Run]:
     """The scan as the command line runs it (scan_account with its settings' defaults: purpose checks on)."""
     from veeam_role_auditor.scan import scan_account
     from veeam_role_auditor.settings import ScanSettings
 
     sts = session.client("sts", endpoint_url=endpoint, region_name="us-east-1", config=client_config())
     appliance = iam.get_role(RoleName="ImpersonationRole")["Role"]["Arn"]
-    settings = ScanSettings(appliance_role_arns=(appliance,), tag_key=TAG)
+    settings = ScanSettings(appliance_role_arns=(appliance,), tag_key=TAG, **settings_fields)
 
     def run() -> Run:
         timed = Run()

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from veeam_role_auditor import cli_scan
 from veeam_role_auditor.cli import main
-from veeam_role_auditor.dev.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_count
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -24,7 +24,7 @@ def test_scan_json_lists_every_finding(sample: SampleAccount, capsys: pytest.Cap
     code, out, _ = run(["scan", "--appliance-role-arn", sample.appliance_role_arn, "--format", "json"], capsys)
     findings = json.loads(out)["findings"]
     assert code == 1  # HIGH and CRITICAL failures exist
-    assert len(findings) == 1 + 9 * 9 + 1  # appliance, nine checks for nine roles, one untagged drift
+    assert len(findings) == expected_count()  # the appliance, every check of each role, one untagged drift
     assert set(findings[0]) >= {"check", "severity", "status", "role_arn", "title", "remediation"}
     wildcard = [f for f in findings if f["check"] == "VRA-TRUST-3" and f["status"] == "FAILED"]
     assert [(f["severity"], f["role_arn"]) for f in wildcard] == [
@@ -61,8 +61,8 @@ def test_scan_table_has_colourable_rows_and_a_summary(
     assert code == 1
     assert "VeeamArchiveWildcard" in out
     assert out.strip().splitlines()[-1] == (
-        "12 roles read, 9 in scope: 13 failed (1 critical, 9 high, 2 low, 1 informational), "
-        "1 warning, 0 not available, 69 passed"
+        "12 roles read, 9 in scope: 15 failed (1 critical, 11 high, 2 low, 1 informational), "
+        "1 warning, 0 not available, 79 passed"
     )
 
 
@@ -193,11 +193,11 @@ def test_scan_publish_from_the_command_line(
     code, out, _ = run(argv, capsys)
     assert code == 1
     assert out.strip().splitlines()[-1] == (
-        "Security Hub: imported 83 findings in 1 call; alerts: 11 messages for 11 changes; 0 findings unchanged."
+        "Security Hub: imported 95 findings in 1 call; alerts: 13 messages for 13 changes; 0 findings unchanged."
     )
     code, out, _ = run(argv, capsys)
     assert out.strip().splitlines()[-1] == (
-        "Security Hub: imported 0 findings in 0 calls; alerts: 0 messages for 0 changes; 83 findings unchanged."
+        "Security Hub: imported 0 findings in 0 calls; alerts: 0 messages for 0 changes; 95 findings unchanged."
     )
 
 

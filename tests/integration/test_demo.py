@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from io import StringIO
 from pathlib import Path
 from typing import IO
@@ -23,6 +24,7 @@ from tests.conftest import ROOT
 from tests.integration.test_readme import examples
 from veeam_role_auditor.cli import main
 from veeam_role_auditor.dev.demo import run
+from veeam_role_auditor.dev.sample_account import expected_results
 
 STOP_HINT = "Press Ctrl-C to stop the emulator."
 
@@ -36,11 +38,15 @@ def test_the_demo_plays_every_step_and_stops_its_emulator() -> None:
         # moto's server keeps its accounts in this process: later tests (the README's) create the same roles.
         moto_api_backend.reset()
     text = output.getvalue()
+    # The demo deploys with an upgrade target (VRA-PURPOSE-3); alerts start at MEDIUM (the default).
+    results = [result for role in expected_results(upgrade_target=True).values() for result in role.values()]
+    counts = Counter(status for status, _ in results)
+    alerted = sum(1 for status, severity in results if status != "PASSED" and severity not in ("LOW", "INFORMATIONAL"))
     for marker in (
         "Step 1: an account that runs Veeam Backup for AWS",
         "Step 2: the scheduled scan runs",
-        "11 changes in account 123456789012",
-        "Security Hub: 13 FAILED, 1 WARNING, 69 PASSED",
+        f"{alerted} changes in account 123456789012",
+        f"Security Hub: {counts['FAILED']} FAILED, {counts['WARNING']} WARNING, {counts['PASSED']} PASSED",
         "Step 3: someone breaks VeeamRepositoryHealthy",
         "[HIGH] VeeamRepositoryHealthy: the Veeam appliance cannot assume the role",
         "Step 4: the fix command repairs it",

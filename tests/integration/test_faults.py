@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.dev.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count
 from veeam_role_auditor.inventory import Caller, Inventory, client_config
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig
 from veeam_role_auditor.publish import PublishError
@@ -52,6 +52,11 @@ SECURITY_HUB_DENIED = json.dumps(
     }
 ).encode()
 SECURITY_HUB_THROTTLED = json.dumps({"__type": "TooManyRequestsException", "message": "Rate exceeded"}).encode()
+
+FINDINGS = expected_count()
+"""The first scan of the sample account: every finding (derived from the catalogue and the account)."""
+ALERTS = expected_alerts()
+"""Its failures at MEDIUM or above: one alert each."""
 
 
 class _Raw:
@@ -109,8 +114,8 @@ def active_findings(store: StateStore) -> dict[str, str]:
 def test_throttled_pages_are_retried_and_the_scan_completes(app: AuditorApp, iam: Any) -> None:
     faults = Faults(iam, "GetAccountAuthorizationDetails", 400, IAM_THROTTLING, times=2)
     summary = app.full_scan(CALLER, reason="test")
-    assert (summary["status"], summary["roles_in_scope"], summary["imported"]) == ("complete", 9, 83)
-    assert faults.attempts == 3
+    assert (summary["status"], summary["roles_in_scope"], summary["imported"]) == ("complete", 9, FINDINGS)
+    assert faults.attempts == 4  # 2 throttled, then the roles and the managed policies of the purpose roles
 
 
 def test_when_retries_run_out_nothing_partial_is_published_and_nothing_archived(
@@ -222,8 +227,8 @@ def test_throttled_state_writes_are_retried(app: AuditorApp) -> None:
     dynamodb = standard_retries(app)
     faults = Faults(dynamodb, "PutItem", 400, DYNAMODB_THROTTLING, times=5)
     summary = app.full_scan(CALLER, reason="test")
-    assert (summary["claimed"], summary["imported"], summary["messages_sent"]) == (83, 83, 11)
-    assert faults.attempts == 83 + 1 + 5  # 83 claims, the appliance-id history, 5 retries
+    assert (summary["claimed"], summary["imported"], summary["messages_sent"]) == (FINDINGS, FINDINGS, ALERTS)
+    assert faults.attempts == FINDINGS + 1 + 5  # FINDINGS claims, the appliance-id history, 5 retries
 
 
 def test_state_throttling_beyond_the_retries_fails_the_run_and_the_next_run_completes(
@@ -245,8 +250,8 @@ def test_state_throttling_beyond_the_retries_fails_the_run_and_the_next_run_comp
         for message in batch:
             sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
     # Exactly one alert per failing finding across both runs: the failed run gave its claims back.
-    assert len(messages) == 11
-    assert len(active_findings(app.store)) == 83
+    assert len(messages) == ALERTS
+    assert len(active_findings(app.store)) == FINDINGS
     assert app.full_scan(CALLER, reason="quiet")["claimed"] == 0
 
 
@@ -290,11 +295,11 @@ def test_out_of_time_while_publishing_stops_cleanly_and_the_next_run_completes(a
     app.publisher = _serial(app.publisher)  # type: ignore[method-assign]
     summary = app.full_scan(CALLER, reason="test", deadline=deadline)
     assert summary["status"] == "partly published"
-    assert (summary["claimed"], summary["deferred"]) == (40, 43)
+    assert (summary["claimed"], summary["deferred"]) == (40, FINDINGS - 40)
     assert summary["imported"] == 40
     summary = app.full_scan(CALLER, reason="next")
-    assert (summary["status"], summary["claimed"], summary["deferred"]) == ("complete", 43, 0)
-    assert len(active_findings(app.store)) == 83
+    assert (summary["status"], summary["claimed"], summary["deferred"]) == ("complete", FINDINGS - 40, 0)
+    assert len(active_findings(app.store)) == FINDINGS
 
 
 def _serial(make: Any) -> Any:
@@ -371,17 +376,17 @@ def test_a_security_hub_failure_still_sends_the_alerts_then_fails_the_run(
         app.full_scan(CALLER, reason="Security Hub failing")
     assert faults.attempts == attempts
     report = raised.value.report
-    assert (report.imported, len(report.import_failures), report.messages_sent) == (0, 83, 11)
+    assert (report.imported, len(report.import_failures), report.messages_sent) == (0, FINDINGS, ALERTS)
     assert report.security_hub_error is not None
     assert report.security_hub_error.startswith(f"BatchImportFindings: {code}: ")
-    assert len(received()) == 11  # subscribers hear of every failure although Security Hub refused
-    assert (metrics.values["PublishFailures"], metrics.values["AlertMessagesSent"]) == (1, 11)
+    assert len(received()) == ALERTS  # subscribers hear of every failure although Security Hub refused
+    assert (metrics.values["PublishFailures"], metrics.values["AlertMessagesSent"]) == (1, ALERTS)
     stored = app.store.load_account("123456789012").values()
     assert {(f.sh_key, f.alert_pending) for f in stored} == {(None, None)}  # alerts confirmed, imports not
 
     faults.left = 0
     summary = app.full_scan(CALLER, reason="Security Hub back")
-    assert (summary["imported"], summary["messages_sent"], summary["security_hub_error"]) == (83, 0, None)
+    assert (summary["imported"], summary["messages_sent"], summary["security_hub_error"]) == (FINDINGS, 0, None)
     assert received() == []
 
 
@@ -393,5 +398,5 @@ def test_state_errors_while_confirming_still_send_every_alert_then_fail_the_run(
     Faults(dynamodb, "UpdateItem", 400, DYNAMODB_THROTTLING, times=10_000)  # every confirmation fails
     with pytest.raises(PublishError, match="ProvisionedThroughputExceeded") as raised:
         app.full_scan(CALLER, reason="state table throttled")
-    assert (raised.value.report.messages_sent, len(raised.value.errors)) == (11, 83 + 11)
-    assert len(received()) == 11
+    assert (raised.value.report.messages_sent, len(raised.value.errors)) == (ALERTS, FINDINGS + ALERTS)
+    assert len(received()) == ALERTS

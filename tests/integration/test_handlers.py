@@ -15,7 +15,7 @@ from tests.integration.harness import ACCOUNT, Deployment, make_deployment
 from tests.integration.test_publish_suppressions import WorkflowService
 from tests.unit.test_event_properties import mutated_events
 from veeam_role_auditor.dev.handlers import load_event
-from veeam_role_auditor.dev.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count, expected_results
 
 
 @pytest.fixture
@@ -33,14 +33,18 @@ def test_scheduled_scan_event(deployment: Deployment, capsys: pytest.CaptureFixt
     assert {key: summary[key] for key in ("roles_read", "roles_in_scope", "imported", "messages_sent")} == {
         "roles_read": 12,
         "roles_in_scope": 9,
-        "imported": 83,
-        "messages_sent": 11,
+        "imported": expected_count(),
+        "messages_sent": expected_alerts(),
     }
     assert summary["reason"].startswith("schedule ")
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     (emf,) = metrics
     # Powertools writes each metric's values as a list in the Embedded Metric Format.
-    assert (emf["RolesEvaluated"], emf["FindingsFailed"], emf["AlertMessagesSent"]) == ([9.0], [13.0], [11.0])
+    assert (emf["RolesEvaluated"], emf["FindingsFailed"], emf["AlertMessagesSent"]) == (
+        [9.0],
+        [float(expected_count(status="FAILED"))],
+        [float(expected_alerts())],
+    )
     assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "VeeamRoleAuditor"
 
 
@@ -80,7 +84,8 @@ def test_role_events(deployment: Deployment, file: str, expected: tuple[str, str
     assert (result["status"], result["role_name"]) == expected
     if expected[0] == "evaluated":
         assert result["role"] == "in scope"
-        assert result["claimed"] == 9  # first evaluation of the role: all nine findings stored
+        # first evaluation of the role: every finding of the role stored
+        assert result["claimed"] == len(expected_results()[expected[1]])
         assert deployment.rechecks() == [
             {
                 "role_name": expected[1],
@@ -135,7 +140,7 @@ def test_untag_role_archives_its_findings(deployment: Deployment, iam: Any) -> N
 def test_changes_to_the_appliance_role_re_evaluate_every_role(deployment: Deployment, file: str) -> None:
     result = deployment.iam_change(load_event(f"cloudtrail/{file}"))
     assert result["status"] == "evaluated"
-    assert (result["roles_in_scope"], result["claimed"]) == (9, 83)
+    assert (result["roles_in_scope"], result["claimed"]) == (9, expected_count())
     (recheck,) = deployment.rechecks()
     assert recheck["full_scan"] is True
 
@@ -214,7 +219,8 @@ def test_the_same_event_delivered_twice_is_processed_once(deployment: Deployment
 def test_the_delayed_recheck(deployment: Deployment) -> None:
     response = deployment.iam_change(load_event("recheck_sqs.json"))
     assert response == {"batchItemFailures": []}
-    assert len(deployment.imports) == 9
+    role = json.loads(load_event("recheck_sqs.json")["Records"][0]["body"])["role_name"]
+    assert len(deployment.imports) == len(expected_results()[role])
     assert deployment.rechecks() == []  # a re-check does not queue another
 
 
@@ -306,7 +312,11 @@ def test_the_scan_reads_the_rules_from_the_ssm_parameter_and_applies_them(
     suppress(monkeypatch, None, rule("VRA-TRUST-1", "VeeamSnapshotMissingTrust"))
     workflow = workflow_requests(deployment, "scan")
     summary = deployment.scheduled(load_event("scheduled_scan.json"))
-    assert (summary["suppressed"], summary["workflow_updates"], summary["messages_sent"]) == (1, 1, 10)
+    assert (summary["suppressed"], summary["workflow_updates"], summary["messages_sent"]) == (
+        1,
+        1,
+        expected_alerts() - 1,
+    )
     identifier = (
         f"veeam-role-auditor/aws/{ACCOUNT}/VRA-TRUST-1/{deployment.sample.role_arns['VeeamSnapshotMissingTrust']}"
     )
@@ -379,7 +389,7 @@ def test_unusable_rules_are_an_error_and_a_metric_and_the_run_publishes_without_
 ) -> None:
     suppress(monkeypatch, value)
     summary = deployment.scheduled(load_event("scheduled_scan.json"))
-    assert (summary["status"], summary["suppressed"], summary["messages_sent"]) == ("complete", 0, 11)
+    assert (summary["status"], summary["suppressed"], summary["messages_sent"]) == ("complete", 0, expected_alerts())
     assert "VRA-TRUST-1" in alerted_about(deployment, "VeeamSnapshotMissingTrust")  # the safe side: it alerts
     (error,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert error.getMessage().startswith("suppression rules not used, publishing without suppressions")
@@ -396,7 +406,7 @@ def test_an_expired_rule_is_a_warning_and_a_count_and_no_longer_applies(
 ) -> None:
     suppress(monkeypatch, None, rule("VRA-TRUST-1", "VeeamSnapshotMissingTrust", expires="2020-01-31"))
     summary = deployment.scheduled(load_event("scheduled_scan.json"))
-    assert (summary["suppressed"], summary["messages_sent"]) == (0, 11)
+    assert (summary["suppressed"], summary["messages_sent"]) == (0, expected_alerts())
     (warning,) = [r for r in caplog.records if r.levelname == "WARNING" and "suppression" in r.getMessage()]
     assert warning.rule == (  # type: ignore[attr-defined]
         f"SSM parameter {PARAMETER}, rule 1 (VRA-TRUST-1 on VeeamSnapshotMissingTrust, until 2020-01-31)"
@@ -417,13 +427,16 @@ def test_without_a_parameter_nothing_is_read_and_nothing_is_suppressed(deploymen
 
 def test_a_tag_change_re_checks_the_roles_purposes_with_its_policies(deployment: Deployment, iam: Any) -> None:
     """TagRole declaring a purpose: the event re-reads that role's policies and publishes its purpose findings."""
-    name = "VeeamSnapshotMissingTrust"
+    name = "VeeamArchiveWildcard"  # declares no purpose in the sample account
     document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}]}
     arn = iam.create_policy(PolicyName="VeeamDescribe", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=name, PolicyArn=arn)
     iam.tag_role(RoleName=name, Tags=[{"Key": "veeam:role-purpose", "Value": "ec2-backup"}])
     event = load_event("cloudtrail/TagRole.json")
-    event["detail"]["requestParameters"]["tags"] = [{"key": "veeam:role-purpose", "value": "ec2-backup"}]
+    event["detail"]["requestParameters"] = {
+        "roleName": name,
+        "tags": [{"key": "veeam:role-purpose", "value": "ec2-backup"}],
+    }
 
     result = deployment.iam_change(event)
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from veeam_role_auditor.dev.asff_validation import validate_batch
-from veeam_role_auditor.dev.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count, expected_results
 from veeam_role_auditor.inventory import Inventory
 from veeam_role_auditor.model import iso
 from veeam_role_auditor.publish.alerts import AlertSink
@@ -25,6 +25,11 @@ from veeam_role_auditor.settings import ScanSettings
 
 TABLE = "veeam-role-auditor-state"
 MISSING = "VeeamSnapshotMissingTrust"
+
+FINDINGS = expected_count()
+"""The first scan of the sample account: every finding (derived from the catalogue and the account)."""
+ALERTS = expected_alerts()
+"""Its failures at MEDIUM or above: one alert each."""
 
 
 @dataclass
@@ -142,18 +147,18 @@ def fix_trust(pipeline: Pipeline, iam: Any, role: str = MISSING) -> None:
 def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline: Pipeline) -> None:
     report = pipeline.run()
     assert report.as_dict() == {
-        "findings": 83,
+        "findings": FINDINGS,
         "unchanged": 0,
-        "claimed": 83,
+        "claimed": FINDINGS,
         "stale": 0,
         "conflicts": 0,
-        "imported": 83,
+        "imported": FINDINGS,
         "import_failures": 0,
         "security_hub_disabled": False,
         "security_hub_calls": 1,
         "archived": 0,
-        "transitions": 11,
-        "messages_sent": 11,
+        "transitions": ALERTS,
+        "messages_sent": ALERTS,
         "alert_failures": 0,
         "deferred": 0,
         "security_hub_error": None,
@@ -162,10 +167,15 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
     }
     documents = [document for batch in pipeline.imports for document in batch]
     assert validate_batch(documents) == []
-    assert len(pipeline.securityhub.get_findings()["Findings"]) == 83
+    assert len(pipeline.securityhub.get_findings()["Findings"]) == FINDINGS
     messages = pipeline.received()
     # Default minimum severity MEDIUM: the two LOW and the INFORMATIONAL failures are not alerted.
-    assert sorted(m.attributes["severity"] for m in messages) == ["CRITICAL"] + ["HIGH"] * 9 + ["MEDIUM"]
+    assert sorted(m.attributes["severity"] for m in messages) == sorted(
+        severity
+        for results in expected_results().values()
+        for status, severity in results.values()
+        if status != "PASSED" and severity not in ("LOW", "INFORMATIONAL")
+    )
     assert {m.attributes["transition"] for m in messages} == {"new_failure"}
     for message in messages:
         assert len(message.subject) < 100
@@ -179,7 +189,7 @@ def test_second_scan_without_changes_imports_and_alerts_nothing(pipeline: Pipeli
     pipeline.received()
     calls_before = len(pipeline.imports)
     report = pipeline.run()
-    assert (report.unchanged, report.claimed, report.security_hub_calls, report.messages_sent) == (83, 0, 0, 0)
+    assert (report.unchanged, report.claimed, report.security_hub_calls, report.messages_sent) == (FINDINGS, 0, 0, 0)
     assert len(pipeline.imports) == calls_before
     assert pipeline.received() == []
 
@@ -363,7 +373,7 @@ def test_many_transitions_become_one_digest(pipeline: Pipeline) -> None:
     report = pipeline.run(pipeline.publisher(digest_threshold=5))
     (digest,) = pipeline.received()
     assert report.messages_sent == 1
-    assert digest.subject == f"[CRITICAL] Veeam role auditor: 11 changes in account {pipeline.sample.account}"
+    assert digest.subject == f"[CRITICAL] Veeam role auditor: {ALERTS} changes in account {pipeline.sample.account}"
     assert digest.attributes == {
         "severity": "CRITICAL",
         "check": "DIGEST",
@@ -371,8 +381,8 @@ def test_many_transitions_become_one_digest(pipeline: Pipeline) -> None:
         "account": pipeline.sample.account,
         "transition": "digest",
     }
-    assert digest.body.startswith(f"11 changes in account {pipeline.sample.account}: 11 new failure.")
-    assert len(digest.machine) == 11
+    assert digest.body.startswith(f"{ALERTS} changes in account {pipeline.sample.account}: {ALERTS} new failure.")
+    assert len(digest.machine) == ALERTS
 
 
 def test_minimum_alert_severity(pipeline: Pipeline) -> None:
@@ -393,11 +403,11 @@ def test_security_hub_disabled_loses_nothing(pipeline: Pipeline) -> None:
     pipeline.securityhub.meta.events.register("before-call.securityhub.BatchImportFindings", disabled)
     report = pipeline.run()
     assert (report.security_hub_disabled, report.imported, report.security_hub_calls) == (True, 0, 1)
-    assert len(pipeline.received()) == 11  # alerts still go out
+    assert len(pipeline.received()) == ALERTS  # alerts still go out
 
     pipeline.securityhub.meta.events.unregister("before-call.securityhub.BatchImportFindings", disabled)
     report = pipeline.run()
-    assert (report.security_hub_disabled, report.imported, report.messages_sent) == (False, 83, 0)
+    assert (report.security_hub_disabled, report.imported, report.messages_sent) == (False, FINDINGS, 0)
     assert pipeline.received() == []
 
 
@@ -424,7 +434,7 @@ def test_findings_that_fail_to_import_are_retried(pipeline: Pipeline) -> None:
         alerts=AlertSink(pipeline.sns, pipeline.topic_arn),
     )
     report = pipeline.run(publisher)
-    assert (report.imported, report.security_hub_calls, len(report.import_failures)) == (83, 2, 0)
+    assert (report.imported, report.security_hub_calls, len(report.import_failures)) == (FINDINGS, 2, 0)
 
 
 def test_sns_failure_then_recovery(pipeline: Pipeline) -> None:
@@ -433,12 +443,12 @@ def test_sns_failure_then_recovery(pipeline: Pipeline) -> None:
 
     pipeline.sns.meta.events.register("before-call.sns.Publish", broken)
     report = pipeline.run()
-    assert (report.messages_sent, report.alert_failures, report.imported) == (0, 11, 83)
+    assert (report.messages_sent, report.alert_failures, report.imported) == (0, ALERTS, FINDINGS)
     assert pipeline.received() == []
     pipeline.sns.meta.events.unregister("before-call.sns.Publish", broken)
     report = pipeline.run()
-    assert (report.messages_sent, report.alert_failures, report.imported) == (11, 0, 0)
-    assert len(pipeline.received()) == 11
+    assert (report.messages_sent, report.alert_failures, report.imported) == (ALERTS, 0, 0)
+    assert len(pipeline.received()) == ALERTS
     assert pipeline.run().messages_sent == 0
 
 
@@ -453,8 +463,8 @@ def test_an_alert_claimed_by_a_run_that_died_is_sent_after_the_timeout(
     assert pipeline.run().messages_sent == 0
     assert pipeline.received() == []
     pipeline.now += timedelta(minutes=16)  # the claim is older than the 15-minute timeout
-    assert pipeline.run().messages_sent == 11
-    assert len(pipeline.received()) == 11
+    assert pipeline.run().messages_sent == ALERTS
+    assert len(pipeline.received()) == ALERTS
     assert pipeline.run().messages_sent == 0
 
 
@@ -465,7 +475,7 @@ def test_refresh_reimports_unchanged_findings_after_the_configured_days(pipeline
     assert pipeline.run().security_hub_calls == 0
     pipeline.now += timedelta(days=2)
     report = pipeline.run()
-    assert (report.imported, report.messages_sent, report.claimed) == (83, 0, 0)
+    assert (report.imported, report.messages_sent, report.claimed) == (FINDINGS, 0, 0)
     assert pipeline.received() == []
 
 
@@ -482,7 +492,7 @@ def test_an_older_observation_never_replaces_a_newer_one(pipeline: Pipeline, iam
 
     publish(newer)
     report = publish(older)
-    assert report.stale == 83
+    assert report.stale == FINDINGS
     assert pipeline.store.load([identifier])[identifier].status == "PASSED"
     assert pipeline.security_hub_finding(identifier)["Compliance"]["Status"] == "PASSED"
 
@@ -754,7 +764,7 @@ def test_observations_from_the_future_are_refused_before_anything_is_written(
 
 def test_observations_a_little_ahead_are_accepted(pipeline: Pipeline, iam: Any, sts: Any) -> None:
     result, scope = _scan_from_a_clock(pipeline, iam, sts, timedelta(minutes=4))
-    assert pipeline.publisher().publish(result.findings, scope).claimed == 83
+    assert pipeline.publisher().publish(result.findings, scope).claimed == FINDINGS
 
 
 def test_a_stored_observation_from_the_future_does_not_silence_later_runs(pipeline: Pipeline, iam: Any) -> None:
@@ -766,7 +776,7 @@ def test_a_stored_observation_from_the_future_does_not_silence_later_runs(pipeli
         pipeline.store.claim(replace(stored, observed_at=future), stored.version)
     fix_trust(pipeline, iam)
     report = pipeline.run()
-    assert (report.stale, report.claimed) == (0, 83)  # every observation from the future replaced
+    assert (report.stale, report.claimed) == (0, FINDINGS)  # every observation from the future replaced
     (resolved,) = pipeline.received()
     assert (resolved.attributes["transition"], resolved.attributes["check"]) == ("resolved", "VRA-TRUST-1")
     identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)

@@ -59,12 +59,12 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
     assert err == (
         "veeam-role-auditor: error: publishing did not complete: BatchImportFindings: AccessDeniedException: "
         "explicit deny in a service control policy. Security Hub refused the import: imported 0 findings, "
-        "83 not imported (retried next run); alerts: 11 messages for 11 changes; 0 findings unchanged.\n"
+        "95 not imported (retried next run); alerts: 13 messages for 13 changes; 0 findings unchanged.\n"
     )
     monkeypatch.setattr(cli_scan, "make_publisher", make_publisher)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, published this time
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "Security Hub: imported 83 findings in 1 call; alerts: 0 messages for 0 changes; 0 findings unchanged."
+        "Security Hub: imported 95 findings in 1 call; alerts: 0 messages for 0 changes; 0 findings unchanged."
     )
 
 
@@ -114,7 +114,7 @@ def test_scan_publish_accepts_a_clock_within_five_minutes_of_aws(
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     aws_clock_shifted(monkeypatch, shift)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, all published
-    assert capsys.readouterr().err.splitlines()[-1].startswith("Security Hub: imported 83 findings in 1 call;")
+    assert capsys.readouterr().err.splitlines()[-1].startswith("Security Hub: imported 95 findings in 1 call;")
 
 
 def test_scan_publish_refuses_a_local_clock_behind_aws(

@@ -24,7 +24,7 @@ from botocore.stub import Stubber
 
 from tests.integration.test_publish import MISSING, TABLE, Pipeline, finding_id, fix_trust
 from veeam_role_auditor import checks
-from veeam_role_auditor.dev.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count
 from veeam_role_auditor.inventory import Inventory
 from veeam_role_auditor.publish.alerts import AlertSink
 from veeam_role_auditor.publish.publisher import (
@@ -155,13 +155,18 @@ def test_a_suppressed_failure_is_imported_then_set_suppressed_with_its_reason_an
 ) -> None:
     identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
     report = run(pipeline, RULES)
-    assert (report.suppressed, report.workflow_updates, report.imported, report.import_failures) == (1, 1, 83, {})
+    assert (report.suppressed, report.workflow_updates, report.imported, report.import_failures) == (
+        1,
+        1,
+        expected_count(),
+        {},
+    )
     # Imported as usual (still FAILED), then its workflow set: import first, so the finding exists.
     assert pipeline.security_hub_finding(identifier)["Compliance"] == {"Status": "FAILED"}
     assert workflow.operations == ["BatchImportFindings", "BatchUpdateFindings"]
     assert workflow.requests == [request(pipeline.sample, "SUPPRESSED", SUPPRESSED_NOTE, identifier)]
     messages = pipeline.received()
-    assert len(messages) == 10  # the 11 alerts of a first scan, less the suppressed HIGH failure
+    assert len(messages) == expected_alerts() - 1  # the alerts of a first scan, less the suppressed HIGH failure
     assert not any(about(pipeline, "VRA-TRUST-1", MISSING)(m) for m in messages)
     stored = pipeline.store.load([identifier])[identifier]
     assert (stored.sh_workflow, stored.sh_key, stored.alert_key) == ("SUPPRESSED", stored.content_key, None)
@@ -297,8 +302,12 @@ def test_a_failed_workflow_update_is_sent_again_with_the_import_by_the_next_run(
         reason = "BatchUpdateFindings: AccessDeniedException"
         assert report.security_hub_error == "BatchUpdateFindings: AccessDeniedException: not allowed"
     # Imported, but not delivered until its workflow is set: not confirmed, and the alerts still went out.
-    assert (report.imported, report.workflow_updates, report.import_failures) == (82, 0, {identifier: reason})
-    assert len(pipeline.received()) == 10
+    assert (report.imported, report.workflow_updates, report.import_failures) == (
+        expected_count() - 1,
+        0,
+        {identifier: reason},
+    )
+    assert len(pipeline.received()) == expected_alerts() - 1
     stored = pipeline.store.load([identifier])[identifier]
     assert (stored.sh_key == stored.content_key, stored.sh_workflow) == (False, None)
 
@@ -374,4 +383,4 @@ def test_without_security_hub_a_suppression_only_silences_the_alert(pipeline: Pi
     rules = parse_rules(RULES, "suppressions.json", known_checks=checks.CATALOGUE)
     scope = Scope(account=pipeline.sample.account, partition="aws", observed_at=result.started_at, full=True)
     report = publisher.publish(apply_suppressions(result.findings, rules), scope)
-    assert (report.suppressed, report.workflow_updates, report.messages_sent) == (1, 0, 10)
+    assert (report.suppressed, report.workflow_updates, report.messages_sent) == (1, 0, expected_alerts() - 1)

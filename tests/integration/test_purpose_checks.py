@@ -119,7 +119,7 @@ def test_each_purpose_role_gets_exactly_its_findings(inventory: Inventory, purpo
     missing = found["RepositoryMissing"]["VRA-PURPOSE-2"]
     repository = _actions("repository")
     assert missing.data == {"missing_actions": repository[:2], "conditional_actions": []}
-    assert missing.details[1] == f"not allowed (2): {repository[0]}, {repository[1]}"
+    assert missing.details[0] == f"not allowed (2): {repository[0]}, {repository[1]}"
     assert any("service control policies" in line for line in missing.details)  # never guessed at
     assert missing.statement_to_add is not None
     assert [sorted(s["Action"], key=str.lower) for s in missing.statement_to_add["Statement"]] == [

@@ -315,13 +315,15 @@ def _action_decision(
     missing = list(verdict.missing_actions)
     conditional = list(verdict.conditional_actions)
     status = _STATUS[verdict.answer]
-    details = [lead]
+    # What is missing first (the table and the alerts show the first lines), then what was required.
+    details = []
     if missing:
         details.append(f"not allowed ({len(missing)}): {_listed(missing)}")
     if conditional:
         details.append(
             f"allowed only under conditions or on some resources ({len(conditional)}): {_listed(conditional)}"
         )
+    details.append(lead)
     if not missing and not conditional:
         details.append("every one is allowed")
     # Only the listed decisions' reasons are put together (a verdict builds them when asked).

@@ -90,6 +90,8 @@ class RoleFacts:
     previous_appliance_ids: Mapping[str, str]
     purposes: PurposeScan | None = None
     """The purpose checks' data and memo for this scan (None: no purpose checks)."""
+    shared: dict[str, Any] = field(default_factory=dict)
+    """Values several checks of this role derive alike (computed by the first that needs one)."""
 
     @property
     def best(self) -> Evaluated:

@@ -63,6 +63,17 @@ class PurposeScan:
     memo: PermissionsMemo = field(default_factory=PermissionsMemo)
     role_permissions: dict[str, RolePermissions] = field(default_factory=dict)
     """Permissions read for single roles (the event path), by role ARN: used before ``managed``."""
+    _required: dict[tuple[str, ...], tuple[RequiredAction, ...]] = field(default_factory=dict, repr=False)
+
+    def required(self, purposes: tuple[str, ...], *, target: bool = False) -> tuple[RequiredAction, ...]:
+        """Every action ``purposes`` need (at the upgrade target with ``target``), built once per scan."""
+        key = (*purposes, "@target") if target else purposes
+        found = self._required.get(key)
+        if found is None:
+            source = self.target_profiles if target else self.profiles
+            assert source is not None  # target only with an upgrade target
+            found = self._required[key] = _required(tuple(source[purpose] for purpose in purposes))
+        return found
 
     @classmethod
     def load(
@@ -132,14 +143,17 @@ class _Declared:
 
 
 def _declared(facts: RoleFacts) -> _Declared | None:
+    """The role's declared purposes, read from its tag once for all the purpose checks of the role."""
+    if "purposes" in facts.shared:
+        return facts.shared["purposes"]  # type: ignore[no-any-return]
     scan = facts.purposes
-    if scan is None:
-        return None
-    found = scan.declared(facts.role)
-    if found is None:
-        return None
-    known, unknown = found
-    return _Declared(known, unknown, tuple(scan.profiles[name] for name in known))
+    found = scan.declared(facts.role) if scan is not None else None
+    declared = None
+    if scan is not None and found is not None:
+        known, unknown = found
+        declared = _Declared(known, unknown, tuple(scan.profiles[name] for name in known))
+    facts.shared["purposes"] = declared
+    return declared
 
 
 def _named(purposes: Sequence[str]) -> str:
@@ -343,7 +357,7 @@ def _permissions(facts: RoleFacts) -> Decision | None:
         return None
     scan = facts.purposes
     assert scan is not None
-    required = _required(declared.profiles)
+    required = scan.required(declared.purposes)
     if not required:
         return Decision("PASSED", [f"{_named(declared.purposes)} needs no IAM action of the role"])
     verdict = _evaluate(facts, required)
@@ -384,8 +398,12 @@ def _upgrade_ready(facts: RoleFacts) -> Decision | None:
     if declared is None or not declared.profiles or scan is None or scan.target_profiles is None:
         return None
     target = tuple(scan.target_profiles[purpose] for purpose in declared.purposes)
-    now_required = {(item.action.lower(), item.resources) for item in _required(declared.profiles)}
-    added = tuple(item for item in _required(target) if (item.action.lower(), item.resources) not in now_required)
+    now_required = {(item.action.lower(), item.resources) for item in scan.required(declared.purposes)}
+    added = tuple(
+        item
+        for item in scan.required(declared.purposes, target=True)
+        if (item.action.lower(), item.resources) not in now_required
+    )
     had_services = {service for profile in declared.profiles for service in profile.trust_services}
     new_services = [s for p in target for s in p.trust_services if s not in had_services]
     new_services = list(dict.fromkeys(new_services))

@@ -18,6 +18,7 @@ import pytest
 from tests.integration.harness import make_deployment
 from veeam_role_auditor.cloudtrail import IamChange
 from veeam_role_auditor.dev.handlers import load_event
+from veeam_role_auditor.dev.sample_account import PURPOSES
 from veeam_role_auditor.inventory import Caller
 from veeam_role_auditor.lambda_app import ApplianceCache, AuditorApp, LambdaConfig
 from veeam_role_auditor.model import finding_id
@@ -26,7 +27,7 @@ from veeam_role_auditor.publish.state import create_table
 TABLE = "state"
 ACCOUNT = "123456789012"
 APPLIANCE = "VeeamImpersonation"
-ROLE = "VeeamRepositoryHealthy"
+ROLE = "VeeamSnapshotMissingTrust"  # declares no purpose: its event reads only the role
 CALLER = Caller(partition="aws", account=ACCOUNT, arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:iam-change")
 # Every call reading the appliance role names it, or is a GetPolicy/GetPolicyVersion of its managed policies.
 APPLIANCE_READS = frozenset(
@@ -43,13 +44,16 @@ APPLIANCE_READS = frozenset(
 
 @dataclass
 class Calls:
-    """The AWS calls the app's clients send: (operation, RoleName or None)."""
+    """The AWS calls the app's clients send: (operation, RoleName or PolicyArn or None)."""
 
     sent: list[tuple[str, str | None]] = field(default_factory=list)
 
     def attach(self, client: Any) -> None:
         client.meta.events.register(
-            "provide-client-params", lambda params, model, **_: self.sent.append((model.name, params.get("RoleName")))
+            "provide-client-params",
+            lambda params, model, **_: self.sent.append(
+                (model.name, params.get("RoleName") or params.get("PolicyArn"))
+            ),
         )
 
     def take(self) -> list[tuple[str, str | None]]:
@@ -61,8 +65,14 @@ def appliance_reads(calls: list[tuple[str, str | None]]) -> list[str]:
     return [
         operation
         for operation, role in calls
-        if (operation in APPLIANCE_READS and role == APPLIANCE) or operation in ("GetPolicy", "GetPolicyVersion")
+        if (operation in APPLIANCE_READS and role == APPLIANCE)
+        or (operation in ("GetPolicy", "GetPolicyVersion") and not _purpose_policy(role))
     ]
+
+
+def _purpose_policy(arn: str | None) -> bool:
+    """A managed policy of a sample role that declares purposes (its own event reads it, not the appliance's)."""
+    return arn is not None and any(arn.endswith(f":policy/{name}Permissions") for name in PURPOSES)
 
 
 class Clock:
@@ -178,7 +188,8 @@ def test_an_event_about_the_appliance_never_uses_the_cache_and_empties_it(
     appliance_event_calls = calls.take()
     # A full scan, in process here (no scan function): one GetAccountAuthorizationDetails, no targeted read.
     assert (summary["status"], summary["reason"]) == ("evaluated", "DeleteRolePolicy on an appliance role")
-    assert appliance_event_calls.count(("GetAccountAuthorizationDetails", None)) == 1
+    # (and a second pass, Filter LocalManagedPolicy, for the managed policies of the roles declaring purposes)
+    assert appliance_event_calls.count(("GetAccountAuthorizationDetails", None)) == 2
     assert [call for call in appliance_event_calls if call[1] == APPLIANCE] == []
 
     clock.advance(5)
@@ -246,7 +257,7 @@ def test_a_full_scan_reads_the_appliance_from_the_account_not_from_the_cache(
     clock.advance(1)
     summary = make_app(setup, cache, clock).full_scan(CALLER, reason="schedule")
     assert summary["status"] == "complete"
-    assert calls.take().count(("GetAccountAuthorizationDetails", None)) == 1
+    assert calls.take().count(("GetAccountAuthorizationDetails", None)) == 2  # roles, then purpose roles' policies
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
     identity_id = finding_id("aws", ACCOUNT, "VRA-IDENTITY-1", role_arn)
     stored = make_app(setup, None, clock).store.load([identity_id])

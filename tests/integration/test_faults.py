@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count, findings_per_role
 from veeam_role_auditor.inventory import Caller, Inventory, client_config
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig
 from veeam_role_auditor.publish import PublishError
@@ -57,6 +57,8 @@ FINDINGS = expected_count()
 """The first scan of the sample account: every finding (derived from the catalogue and the account)."""
 ALERTS = expected_alerts()
 """Its failures at MEDIUM or above: one alert each."""
+PER_ROLE = findings_per_role()
+"""The findings of one role that declares no purpose."""
 
 
 class _Raw:
@@ -136,7 +138,7 @@ def test_when_retries_run_out_nothing_partial_is_published_and_nothing_archived(
     assert active_findings(app.store) == before
     faults.left = 0
     summary = app.full_scan(CALLER, reason="after the outage")
-    assert summary["archived"] == 9
+    assert summary["archived"] == PER_ROLE
 
 
 def test_an_unparsable_trust_policy_fails_only_its_own_role() -> None:
@@ -272,7 +274,7 @@ def test_an_event_driven_runs_transaction_failing_beyond_the_retries_fails_clean
     assert app.store.load_account("123456789012") == stored  # nothing written
     dynamodb.meta.events.unregister("before-call.dynamodb.TransactWriteItems", throttled)
     summary = app.evaluate_role("VeeamSnapshotMissingTrust", CALLER)
-    assert (summary["claimed"], summary["unchanged"], summary["conflicts"]) == (9, 9, 0)
+    assert (summary["claimed"], summary["unchanged"], summary["conflicts"]) == (PER_ROLE, PER_ROLE, 0)
 
 
 # ---------------------------------------------------------------------- Lambda's timeout

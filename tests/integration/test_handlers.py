@@ -15,7 +15,16 @@ from tests.integration.harness import ACCOUNT, Deployment, make_deployment
 from tests.integration.test_publish_suppressions import WorkflowService
 from tests.unit.test_event_properties import mutated_events
 from veeam_role_auditor.dev.handlers import load_event
-from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count, expected_results
+from veeam_role_auditor.dev.sample_account import (
+    SampleAccount,
+    expected_alerts,
+    expected_count,
+    expected_results,
+    findings_per_role,
+)
+
+PER_ROLE = findings_per_role()
+"""The findings of one role that declares no purpose."""
 
 
 @pytest.fixture
@@ -112,7 +121,7 @@ def test_create_role_evaluates_the_new_role(deployment: Deployment, iam: Any) ->
         Tags=[{"Key": tag["key"], "Value": tag["value"]} for tag in parameters["tags"]],
     )
     result = deployment.iam_change(event)
-    assert (result["status"], result["role"], result["claimed"]) == ("evaluated", "in scope", 9)
+    assert (result["status"], result["role"], result["claimed"]) == ("evaluated", "in scope", PER_ROLE)
     assert {f["Compliance"]["Status"] for f in deployment.imports} == {"PASSED"}
 
 
@@ -122,7 +131,7 @@ def test_delete_role_archives_its_findings(deployment: Deployment, iam: Any) -> 
     deployment.imports.clear()
     iam.delete_role(RoleName="VeeamSnapshotMissingTrust")
     result = deployment.iam_change(load_event("cloudtrail/DeleteRole.json"))
-    assert (result["status"], result["role"], result["archived"]) == ("evaluated", "deleted", 9)
+    assert (result["status"], result["role"], result["archived"]) == ("evaluated", "deleted", PER_ROLE)
     assert {f["RecordState"] for f in deployment.imports} == {"ARCHIVED"}
     (alert,) = deployment.alerts()
     assert alert["MessageAttributes"]["transition"]["Value"] == "archived"
@@ -133,7 +142,7 @@ def test_untag_role_archives_its_findings(deployment: Deployment, iam: Any) -> N
     deployment.imports.clear()
     iam.untag_role(RoleName="VeeamArchiveWildcard", TagKeys=["veeam:backup-role"])
     result = deployment.iam_change(load_event("cloudtrail/UntagRole.json"))
-    assert (result["status"], result["role"], result["archived"]) == ("evaluated", "out of scope", 9)
+    assert (result["status"], result["role"], result["archived"]) == ("evaluated", "out of scope", PER_ROLE)
 
 
 @pytest.mark.parametrize("file", APPLIANCE_EVENTS)

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from veeam_role_auditor import cli_scan
 from veeam_role_auditor.cli import main
-from veeam_role_auditor.dev.sample_account import SampleAccount
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count
 from veeam_role_auditor.publish.state import create_table
 
 
@@ -59,12 +59,14 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
     assert err == (
         "veeam-role-auditor: error: publishing did not complete: BatchImportFindings: AccessDeniedException: "
         "explicit deny in a service control policy. Security Hub refused the import: imported 0 findings, "
-        "95 not imported (retried next run); alerts: 13 messages for 13 changes; 0 findings unchanged.\n"
+        f"{expected_count()} not imported (retried next run); alerts: {expected_alerts()} messages for "
+        f"{expected_alerts()} changes; 0 findings unchanged.\n"
     )
     monkeypatch.setattr(cli_scan, "make_publisher", make_publisher)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, published this time
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "Security Hub: imported 95 findings in 1 call; alerts: 0 messages for 0 changes; 0 findings unchanged."
+        f"Security Hub: imported {expected_count()} findings in 1 call; "
+        "alerts: 0 messages for 0 changes; 0 findings unchanged."
     )
 
 
@@ -114,7 +116,11 @@ def test_scan_publish_accepts_a_clock_within_five_minutes_of_aws(
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     aws_clock_shifted(monkeypatch, shift)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, all published
-    assert capsys.readouterr().err.splitlines()[-1].startswith("Security Hub: imported 95 findings in 1 call;")
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .startswith(f"Security Hub: imported {expected_count()} findings in 1 call;")
+    )
 
 
 def test_scan_publish_refuses_a_local_clock_behind_aws(

@@ -113,6 +113,13 @@ def expected_results(*, upgrade_target: bool = False) -> dict[str, dict[str, tup
     return results
 
 
+def findings_per_role() -> int:
+    """The findings of one role in scope that declares no purpose: every role check and the drift check."""
+    from .. import checks
+
+    return len(checks.ROLE_CHECKS) + 1
+
+
 def expected_count(*, upgrade_target: bool = False, status: str | None = None) -> int:
     """How many findings a scan of the sample account makes (of one ``status``, or all)."""
     return sum(

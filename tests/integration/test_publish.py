@@ -164,7 +164,7 @@ def test_first_scan_imports_every_finding_and_alerts_each_failure_once(pipeline:
         "imported": FINDINGS,
         "import_failures": 0,
         "security_hub_disabled": False,
-        "security_hub_calls": 1,
+        "security_hub_calls": math.ceil(FINDINGS / 100),
         "archived": 0,
         "transitions": ALERTS,
         "messages_sent": ALERTS,
@@ -583,7 +583,7 @@ def test_an_unchanged_event_driven_observation_still_outranks_an_older_full_scan
     )  # nothing new, but the observation time is recorded
     late = Scope(account=pipeline.sample.account, partition="aws", observed_at=slow_scan.started_at, full=True)
     report = pipeline.publisher().publish(slow_scan.findings, late)
-    assert report.stale == 9  # its view of MISSING is older than the event's
+    assert report.stale == PER_ROLE  # its view of MISSING is older than the event's
     identifier = finding_id(pipeline, "VRA-TRUST-1", MISSING)
     assert pipeline.store.load([identifier])[identifier].status == "PASSED"
     assert pipeline.received() == []  # no false "new failure"

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from veeam_role_auditor import cli_scan
 from veeam_role_auditor.cli import main
-from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count
+from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count, import_calls
 from veeam_role_auditor.publish.state import create_table
 
 
@@ -65,7 +65,7 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
     monkeypatch.setattr(cli_scan, "make_publisher", make_publisher)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, published this time
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"Security Hub: imported {expected_count()} findings in 1 call; "
+        f"Security Hub: imported {expected_count()} findings in {import_calls()}; "
         "alerts: 0 messages for 0 changes; 0 findings unchanged."
     )
 
@@ -119,7 +119,7 @@ def test_scan_publish_accepts_a_clock_within_five_minutes_of_aws(
     assert (
         capsys.readouterr()
         .err.splitlines()[-1]
-        .startswith(f"Security Hub: imported {expected_count()} findings in 1 call;")
+        .startswith(f"Security Hub: imported {expected_count()} findings in {import_calls()};")
     )
 
 

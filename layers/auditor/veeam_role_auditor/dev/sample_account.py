@@ -141,6 +141,12 @@ def expected_alerts(*, upgrade_target: bool = False, min_severity: str = "MEDIUM
     )
 
 
+def import_calls(*, upgrade_target: bool = False) -> str:
+    """The BatchImportFindings calls a first scan makes, as the command line says it ("1 call", "2 calls")."""
+    calls = -(-expected_count(upgrade_target=upgrade_target) // 100)  # at most 100 findings a call
+    return f"{calls} call{'s' * (calls != 1)}"
+
+
 def _purpose_policy(purpose: str, version: str, left_out: tuple[str, ...]) -> str:
     document = required_policy([purpose], version).document
     dropped = {action.lower() for action in left_out}

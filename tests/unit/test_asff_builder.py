@@ -165,3 +165,14 @@ def test_policy_text_in_findings_is_shown_escaped() -> None:
     remediation = document["Remediation"]["Recommendation"]["Text"]  # type: ignore[index]
     assert remediation.startswith("Remove aws:SourceIp\\x1b[2J\\x0aVERDICT: OK \\u202e. Statement to add: ")
     assert validate_finding(document) == []
+
+
+def test_a_statement_too_long_for_its_field_is_not_cut() -> None:
+    """A purpose check's policy to add can exceed a ProductFields value: never a cut JSON document."""
+    actions = [f"ec2:DescribeSomething{number:04d}" for number in range(200)]
+    long = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    short = {"Effect": "Allow", "Action": actions[:3], "Resource": "*"}
+    long_field = build(finding(statement_to_add=long))["ProductFields"]["veeam-role-auditor/StatementToAdd"]  # type: ignore[index]
+    short_field = build(finding(statement_to_add=short))["ProductFields"]["veeam-role-auditor/StatementToAdd"]  # type: ignore[index]
+    assert long_field.startswith("too long for this field")
+    assert json.loads(short_field) == short

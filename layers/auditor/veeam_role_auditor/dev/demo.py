@@ -156,7 +156,8 @@ class Story:
             "semantics, imports the findings into Security Hub and alerts the subscriber.",
         )
         summary = self.scheduled_scan(first=True)
-        findings = self.securityhub.get_findings(MaxResults=100)["Findings"]
+        pages = self.securityhub.get_paginator("get_findings").paginate(PaginationConfig={"PageSize": 100})
+        findings = [finding for page in pages for finding in page["Findings"]]
         failing = [f for f in findings if f["Compliance"]["Status"] in ("FAILED", "WARNING")]
         table = Table(title="Findings that need attention (from Security Hub)")
         for column in ("Severity", "Status", "Role", "Problem"):

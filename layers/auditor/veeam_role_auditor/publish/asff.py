@@ -81,7 +81,14 @@ def to_asff(
         f"{FIELD_PREFIX}Status": finding.status,
     }
     if finding.statement_to_add is not None:
-        product_fields[f"{FIELD_PREFIX}StatementToAdd"] = json.dumps(finding.statement_to_add)
+        statement = json.dumps(finding.statement_to_add, separators=(",", ":"))
+        # As for the corrected policy: a cut JSON document would be wrong (a long permissions policy of a
+        # purpose check); when too long, say where to get it instead.
+        product_fields[f"{FIELD_PREFIX}StatementToAdd"] = (
+            statement
+            if len(statement) <= FIELD_LIMITS["ProductFields.value"]
+            else "too long for this field: run veeam-role-auditor scan --format json (or required-policy)"
+        )
     if finding.corrected_policy is not None:
         corrected = json.dumps(finding.corrected_policy, separators=(",", ":"))
         # A cut JSON document would be wrong; when too long, say where to get it instead.

@@ -31,7 +31,8 @@ from .remediation import TrustFix, plan_trust_fix, with_role_instead_of_account,
 if TYPE_CHECKING:
     from .settings import ScanSettings
 
-_ANSWER_RANK = {"no": 0, "conditional": 1, "yes": 2}
+ANSWER_RANK = {"no": 0, "conditional": 1, "yes": 2}
+"""How sure an answer is: "yes" > "conditional" > "no"."""
 _VIA_RANK = {None: 0, "wildcard": 1, "account_root": 2, "role_arn": 3}
 
 
@@ -83,7 +84,7 @@ class Conclusions:
         trust = parse_policy(role.trust_policy, "trust")  # parsed once, evaluated for every appliance
         self.evaluated = [evaluate_for(role, state, settings, now, trust) for state in appliances]
         self.best = max(
-            self.evaluated, key=lambda e: (_ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via])
+            self.evaluated, key=lambda e: (ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via])
         )
         self._fix: TrustFix | None = None
         self._without_deleted: dict[str, Any] | None = None

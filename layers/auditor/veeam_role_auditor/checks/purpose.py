@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..conclusions import ANSWER_RANK
 from ..model import ManagedPolicyDocuments, RolePermissions, RoleSnapshot, Status
 from ..policy import evaluate_service_trust
 from ..policy.permissions import PermissionsMemo, PermissionsVerdict, RequiredAction, evaluate_actions
@@ -197,7 +198,7 @@ def _service_answer(trust: object, service: str, partition: str, now: datetime |
     if partition == "aws-cn" and answer != "yes":
         # China: either form of a service principal is accepted (shared/aws-facts.md, China partition).
         other, other_reasons = evaluate_service_trust(trust, service + ".cn", now=now)
-        if {"no": 0, "conditional": 1, "yes": 2}[other] > {"no": 0, "conditional": 1, "yes": 2}[answer]:
+        if ANSWER_RANK[other] > ANSWER_RANK[answer]:
             return other, list(other_reasons)
     return answer, list(reasons)
 

@@ -1,6 +1,7 @@
 """Benchmark: a full scan against the floor (reading the account), as separate processes, same run.
 
 Run: .venv/bin/python bench/floor_bench.py [--roles 5000] [--rounds 3] [--before DIR] [--custodian PATH]
+                                          [--iam-paging] [--purposes] [--profile]
 
 One moto server (in this process, counting the API calls it serves) holds an account of ``--roles`` roles,
 half tagged for Veeam (bench/workload.py). Each measurement is a fresh interpreter, timed from start to
@@ -21,6 +22,10 @@ and the median of the rounds is printed, so that a busy moment of the machine fa
 - Cloud Custodian:  ``custodian run`` with an iam-role policy (the Veeam tag, the cross-account filter on
                     the trust policy), when --custodian names its executable (a venv of its own: c7n is
                     not a dependency of this project).
+
+``--iam-paging`` makes the emulator page GetAccountAuthorizationDetails as IAM does (moto answers in one
+page): the scan assesses each page while the next is read, so this is where that shows. ``--purposes``
+populates the account of bench/purpose_bench.py instead (tagged roles declare Veeam purposes; issue 14).
 
 ``--before DIR`` (a tree with ``layers/auditor`` and ``functions``, e.g. from ``git archive``) adds the same
 rows for that tree, and the CLI scans' JSON documents of both trees are compared (generated_at aside).
@@ -187,18 +192,39 @@ def main() -> None:
     parser.add_argument("--no-lambda", action="store_true", help="without the Lambda rows")
     parser.add_argument("--no-cli", action="store_true", help="without the command-line and Custodian rows")
     parser.add_argument("--profile", action="store_true", help="then profile one CLI scan and one Lambda invocation")
+    parser.add_argument(
+        "--iam-paging",
+        action="store_true",
+        help="GetAccountAuthorizationDetails pages as IAM does (at most 1,000 a page), not in one page as moto",
+    )
+    parser.add_argument(
+        "--purposes",
+        action="store_true",
+        help="the account of bench/purpose_bench.py: tagged roles declare Veeam purposes (AWS managed policies loaded)",
+    )
     args = parser.parse_args()
     trees = {"after": args.after.resolve()} | ({"before": args.before.resolve()} if args.before else {})
     work = Path(tempfile.mkdtemp(prefix="floor-bench-"))
     (work / "policy.yml").write_text(CUSTODIAN_POLICY)
 
-    with counting_moto_server() as (endpoint, counter), environment(client_environment(endpoint)):
+    loaded = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"} if args.purposes else {}
+    with (
+        environment(loaded),
+        counting_moto_server(paging=args.iam_paging) as (endpoint, counter),
+        environment(client_environment(endpoint)),
+    ):
 
         def client(service: str) -> Any:
             return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1", config=client_config())
 
         started = time.perf_counter()
-        appliance = populate(client("iam"), args.roles, args.documents)
+        if args.purposes:
+            from purpose_bench import populate as populate_with_purposes
+
+            populate_with_purposes(client("iam"), args.roles, 40)
+            appliance = client("iam").get_role(RoleName="ImpersonationRole")["Role"]["Arn"]
+        else:
+            appliance = populate(client("iam"), args.roles, args.documents)
         dynamodb, securityhub, sns = client("dynamodb"), client("securityhub"), client("sns")
         create_table(dynamodb, "state")
         securityhub.enable_security_hub()
@@ -322,8 +348,10 @@ def main() -> None:
 
     print(
         f"{args.roles} roles (half tagged) + the appliance role, {args.documents or 'all'} distinct trust policies, "
-        "moto server in the driver process; "
-        f"median of {args.rounds} interleaved rounds; load average (1 min) during the rounds: "
+        + ("tagged roles declaring Veeam purposes (bench/purpose_bench.py), " if args.purposes else "")
+        + "moto server in the driver process"
+        + (", GetAccountAuthorizationDetails paged as IAM pages it; " if args.iam_paging else " (one page); ")
+        + f"median of {args.rounds} interleaved rounds; load average (1 min) during the rounds: "
         + ", ".join(f"{load:.2f}" for load in loads)
     )
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; populating (not measured): {populated:.0f} s")

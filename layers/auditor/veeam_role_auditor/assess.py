@@ -6,13 +6,13 @@ the same findings for the same snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from . import checks
-from .checks import Check, Decision, PurposeScan, RoleFacts
+from .checks import Check, Decision, PurposeScan, RoleCheck, RoleFacts
 from .conclusions import Conclusions, Evaluated, TrustMemo, engine_appliance, evaluate_for
 from .model import ApplianceState, Finding, RoleSnapshot, Severity, Status, finding_id
 from .policy import (
@@ -38,6 +38,7 @@ __all__ = [
     "assess_appliance",
     "assess_role",
     "assess_untagged_role",
+    "begin_role",
     "engine_appliance",
     "not_assessed",
     "prepare_appliances",
@@ -88,11 +89,62 @@ def assess_role(
     ``appliances`` and ``settings``) shares the trust verdicts of roles whose trust policies conclude alike.
     ``purposes`` (one per scan) enables the purpose checks for a role that declares its purposes.
     """
-    try:
-        return _assess_role(role, appliances, settings, previous_appliance_ids, now, memo, purposes)
-    except Exception as error:  # noqa: BLE001 -- any defect stays with its role (see docstring)
+    return begin_role(
+        role,
+        appliances,
+        settings,
+        previous_appliance_ids=previous_appliance_ids,
+        now=now,
+        account=account,
+        partition=partition,
+        memo=memo,
+        purposes=purposes,
+    )()
+
+
+def begin_role(
+    role: RoleSnapshot,
+    appliances: Sequence[ApplianceState],
+    settings: ScanSettings,
+    *,
+    previous_appliance_ids: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+    account: str | None = None,
+    partition: str | None = None,
+    memo: TrustMemo | None = None,
+    purposes: PurposeScan | None = None,
+    later: Collection[RoleCheck] = (),
+) -> Callable[[], list[Finding]]:
+    """:func:`assess_role` in two steps: every unit but ``later`` now, those when the returned function is
+    called (a scan reads the managed policies after the roles), which returns the findings in the registry's
+    order. Neither step raises: if either does, every check of the role is NOT_AVAILABLE, as in assess_role.
+    """
+
+    def failed(error: Exception) -> list[Finding]:
         role_checks = ROLE_FINDING_CHECKS + _purpose_checks_for(role, purposes)
         return not_assessed(role, appliances, role_checks, error, account=account, partition=partition)
+
+    deferred = [any(unit is other for other in later) for unit in checks.ROLE_REGISTRY]
+    try:
+        facts, build = _role_facts(role, appliances, settings, previous_appliance_ids, now, memo, purposes)
+        decided = [
+            None if wait else unit.decide(facts) for unit, wait in zip(checks.ROLE_REGISTRY, deferred, strict=True)
+        ]
+    except Exception as error:  # noqa: BLE001 -- any defect stays with its role (see assess_role)
+        findings = failed(error)
+        return lambda: findings
+
+    def finish() -> list[Finding]:
+        try:
+            return [
+                build.decided(unit.check, decision)
+                for unit, wait, early in zip(checks.ROLE_REGISTRY, deferred, decided, strict=True)
+                if (decision := unit.decide(facts) if wait else early) is not None
+            ]
+        except Exception as error:  # noqa: BLE001 -- as above
+            return failed(error)
+
+    return finish
 
 
 def _purpose_checks_for(role: RoleSnapshot, purposes: PurposeScan | None) -> tuple[Check, ...]:
@@ -154,7 +206,7 @@ def _fallback_appliance(appliances: Sequence[ApplianceState], partition: str, ac
     return make_appliance(f"arn:{partition}:iam::{account}:role/unknown")
 
 
-def _assess_role(
+def _role_facts(
     role: RoleSnapshot,
     appliances: Sequence[ApplianceState],
     settings: ScanSettings,
@@ -162,7 +214,7 @@ def _assess_role(
     now: datetime | None,
     memo: TrustMemo | None = None,
     purposes: PurposeScan | None = None,
-) -> list[Finding]:
+) -> tuple[RoleFacts, _Builder]:
     if memo is None:
         conclusions = Conclusions(role, appliances, settings, now)
         trust_time = now
@@ -171,13 +223,7 @@ def _assess_role(
             raise ValueError("a TrustMemo serves one scan: its appliances and settings")
         conclusions, trust_time = memo.conclusions(role, now)
     facts = RoleFacts(role, appliances, settings, conclusions, now, trust_time, previous_appliance_ids or {}, purposes)
-    build = _Builder(role, appliances, conclusions.best.appliance)
-    findings = []
-    for unit in checks.ROLE_REGISTRY:
-        decision = unit.decide(facts)
-        if decision is not None:
-            findings.append(build.decided(unit.check, decision))
-    return findings
+    return facts, _Builder(role, appliances, conclusions.best.appliance)
 
 
 def assess_untagged_role(
@@ -289,6 +335,10 @@ def _may_name(document: object, names: set[str], ids: set[str]) -> bool:
     return False
 
 
+_NO_FIELDS: Mapping[str, Any] = {}
+"""The one empty ``extra`` and ``data`` of the findings that have none (never changed: read as Mappings)."""
+
+
 class _Builder:
     """Turns a check and a status into a Finding; the catalogue supplies every text."""
 
@@ -359,8 +409,8 @@ class _Builder:
             details=tuple(details),
             statement_to_add=statement,
             corrected_policy=corrected,
-            extra=extra or {},
-            data=data or {},
+            extra=extra or _NO_FIELDS,
+            data=data or _NO_FIELDS,
         )
 
 

@@ -152,16 +152,26 @@ class TrustMemo:
         self.hits = 0
         if roles is not None:
             self._uses = Counter()
-            for role in roles:
-                try:
-                    arn = parse_role_arn(role.arn)
-                except InvalidArnError:
-                    continue  # assessing it raises the same error before the memo is asked
-                key = policy_key(role, arn)
-                self._planned[id(role)] = (role, key)
-                if key is not None:
-                    self._uses[key] += 1
-            self._left = Counter(self._uses)
+            self.expect(roles)
+
+    def expect(self, roles: Iterable[RoleSnapshot]) -> None:
+        """Count ``roles`` among the roles to come (a memo made with ``roles``; a scan adds a page at a time).
+
+        A policy whose roles so far have all been served is evaluated again for a later page's roles: the
+        same conclusions, at worst once more per page.
+        """
+        if self._uses is None:
+            raise ValueError("a TrustMemo made without roles keeps every conclusion: it expects none")
+        for role in roles:
+            try:
+                arn = parse_role_arn(role.arn)
+            except InvalidArnError:
+                continue  # assessing it raises the same error before the memo is asked
+            key = policy_key(role, arn)
+            self._planned[id(role)] = (role, key)
+            if key is not None:
+                self._uses[key] += 1
+                self._left[key] += 1
 
     def conclusions(self, role: RoleSnapshot, now: datetime | None) -> tuple[Conclusions, datetime | None]:
         """The conclusions for ``role`` and the time they were reached at (``now``, or this second)."""
@@ -178,6 +188,10 @@ class TrustMemo:
             key = planned[1]
         else:
             key = policy_key(role, arn) if arn is not None else None
+        last = False
+        if key is not None and self._uses is not None:
+            self._left[key] -= 1
+            last = self._left[key] <= 0
         if key is None or (self._uses is not None and self._uses[key] < 2):
             return Conclusions(role, self.appliances, self.settings, moment), moment
         entries = self._entries.setdefault(key, {})
@@ -187,10 +201,8 @@ class TrustMemo:
             entry = entries[context] = Conclusions(role, self.appliances, self.settings, moment)
         else:
             self.hits += 1
-        if self._uses is not None:
-            self._left[key] -= 1
-            if self._left[key] <= 0:
-                del self._entries[key]  # its last role: nobody asks again
+        if last:
+            del self._entries[key]  # its last role so far: nobody asks again
         return entry, moment
 
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from .assess import TrustMemo, assess_appliance, assess_role, assess_untagged_role, prepare_appliances
-from .checks import PurposeScan
+from .assess import (
+    TrustMemo,
+    assess_appliance,
+    assess_untagged_role,
+    begin_role,
+    prepare_appliances,
+)
+from .checks import NEEDS_POLICIES, PurposeScan, RoleCheck
 from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, ManagedPolicyDocuments, RoleSnapshot
+from .policy import InvalidArnError, parse_role_arn
 from .publish.publisher import Scope
 from .settings import ScanSettings
+
+T = TypeVar("T")
 
 ProgressCallback = Callable[[int, int], None]
 """Called after each page of roles with (pages read, roles read)."""
@@ -40,13 +52,59 @@ def read_account(
 ) -> list[RoleSnapshot]:
     """Every role of the account. Raises on any error: a partial list must never look complete."""
     roles: list[RoleSnapshot] = []
-    for pages, page in enumerate(inventory.role_pages(), start=1):
+    for _ in _pages(inventory, roles, progress, deadline):
+        pass
+    return roles
+
+
+def _pages(
+    inventory: Inventory, roles: list[RoleSnapshot], progress: ProgressCallback | None, deadline: Deadline
+) -> Iterator[list[RoleSnapshot]]:
+    """The account's roles a page at a time, each added to ``roles`` first; the next page is read meanwhile.
+
+    Raises :class:`OutOfTimeError` when the deadline passes before every role was read, and whatever
+    reading a page raised: a partial list must never look complete.
+    """
+    for pages, page in enumerate(read_ahead(inventory.role_pages()), start=1):
         roles.extend(page)
         if progress:
             progress(pages, len(roles))
         if deadline.expired():
             raise OutOfTimeError(f"out of time after {pages} pages ({len(roles)} roles) of the account's roles")
-    return roles
+        yield page
+
+
+_END = object()
+
+
+def read_ahead(pages: Iterator[T]) -> Iterator[T]:
+    """``pages``, the next one already being read (in a thread) while the caller works on this one.
+
+    A scan's time is mostly the wait for GetAccountAuthorizationDetails pages: assessing a page while the
+    next one is on its way hides the assessment in that wait. The same calls, in the same order, one at a
+    time; an error reading a page is raised here, where that page was due. The thread is a daemon: a
+    caller that stops early (out of time) leaves at most one call finishing behind it and never waits for it.
+    """
+    future = _next_in_thread(pages)
+    while True:
+        page = future.result()
+        if page is _END:
+            return
+        future = _next_in_thread(pages)
+        yield page  # type: ignore[misc]
+
+
+def _next_in_thread(pages: Iterator[T]) -> Future[object]:
+    future: Future[object] = Future()
+
+    def read() -> None:
+        try:
+            future.set_result(next(pages, _END))
+        except BaseException as error:  # noqa: BLE001 -- raised again by the reader, from future.result()
+            future.set_exception(error)
+
+    threading.Thread(target=read, name="vra-read-ahead", daemon=True).start()
+    return future
 
 
 def scan_account(
@@ -60,43 +118,153 @@ def scan_account(
 ) -> ScanResult:
     """A full scan: every in-scope role gets every check, plus one finding per appliance role.
 
-    Raises :class:`OutOfTimeError` when the deadline passes before every role was read.
+    Roles are assessed a page at a time while the next page is read, once the appliance roles the scanned
+    account holds have been read (until then their pages wait); roles that declare Veeam purposes wait for
+    the managed policies, read after the roles. The findings are those of :func:`assess_account` over
+    every role, in the same order. Raises :class:`OutOfTimeError` when the deadline passes before every
+    role was read.
     """
     started_at = now or datetime.now(UTC)
     caller = inventory.caller()
-    roles = read_account(inventory, progress, deadline)
-    by_arn = {role.arn: role for role in roles}
-    appliances = prepare_appliances(
-        [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
-    )
-    managed = read_managed_policies(inventory, roles, settings)
-    findings, in_scope = assess_account(
-        roles, appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now, managed=managed
-    )
+    roles: list[RoleSnapshot] = []
+    assessment: Assessment | None = None
+
+    def start() -> Assessment:
+        by_arn = {role.arn: role for role in roles}
+        appliances = prepare_appliances(
+            [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
+        )
+        started = Assessment(appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now)
+        started.add(roles)
+        return started
+
+    for page in _pages(inventory, roles, progress, deadline):
+        if assessment is not None:
+            assessment.add(page)
+        elif appliances_read(settings, caller, roles):
+            assessment = start()
+    if assessment is None:
+        assessment = start()
+    managed = read_managed_policies(inventory, roles, settings, assessment.purposes)
+    findings, in_scope = assessment.finish(managed)
     return ScanResult(
         caller=caller,
         findings=tuple(findings),
         roles_seen=len(roles),
         roles_in_scope=len(in_scope),
-        appliances=appliances,
+        appliances=assessment.appliances,
         started_at=started_at,
         finished_at=datetime.now(UTC),
         in_scope_arns=frozenset(in_scope),
     )
 
 
+def appliances_read(settings: ScanSettings, caller: Caller, roles: Sequence[RoleSnapshot]) -> bool:
+    """Whether ``roles`` hold every appliance role of the scanned account (as Inventory.appliance_state finds them)."""
+    for role_arn in settings.appliance_role_arns:
+        try:
+            arn = parse_role_arn(role_arn)
+        except InvalidArnError:
+            return False  # appliance_state decides what it is, after every role
+        if arn.account != caller.account or arn.partition != caller.partition:
+            continue  # read from elsewhere, never from these roles
+        name = arn.name.lower()
+        if not any(role.arn == role_arn or (role.path == arn.path and role.name.lower() == name) for role in roles):
+            return False
+    return True
+
+
 def read_managed_policies(
-    inventory: Inventory, roles: Sequence[RoleSnapshot], settings: ScanSettings
+    inventory: Inventory, roles: Sequence[RoleSnapshot], settings: ScanSettings, scan: PurposeScan | None = None
 ) -> ManagedPolicyDocuments | None:
     """The managed policies the in-scope roles that declare Veeam purposes attach (None: no such role).
 
     Read once per distinct policy, never per role (see ``Inventory.managed_policy_documents``).
     """
-    scan = PurposeScan.from_settings(settings)
+    scan = scan or PurposeScan.from_settings(settings)
     declaring = [role for role in roles if settings.in_scope(role.tags, role.path) and scan.declared(role) is not None]
     if not declaring:
         return None
     return inventory.managed_policy_documents(declaring)
+
+
+class Assessment:
+    """:func:`assess_account` a page of roles at a time: add the roles in order, then ``finish``.
+
+    Pure, as assess_account: the findings are the same whatever the pages. The checks of a role that
+    declares Veeam purposes that read its managed policies (read after the roles) are decided in ``finish``.
+    """
+
+    def __init__(
+        self,
+        appliances: Sequence[ApplianceState],
+        settings: ScanSettings,
+        caller: Caller,
+        *,
+        previous_appliance_ids: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+        share_verdicts: bool = True,
+    ) -> None:
+        self.appliances = tuple(appliances)
+        self.settings = settings
+        self.caller = caller
+        self.previous_appliance_ids = previous_appliance_ids
+        self.now = now
+        self.purposes = PurposeScan.from_settings(settings)
+        self.memo = TrustMemo(self.appliances, settings, roles=[]) if share_verdicts else None
+        self.in_scope: set[str] = set()
+        self._parts: list[list[Finding] | Callable[[], list[Finding]]] = [
+            [assess_appliance(state, settings, partition=caller.partition, account=caller.account)]
+            for state in self.appliances
+        ]
+
+    def add(self, roles: Sequence[RoleSnapshot]) -> None:
+        """Assess ``roles`` (the next ones of the account, in its order), except those that declare purposes."""
+        settings = self.settings
+        scoped = [role for role in roles if settings.in_scope(role.tags, role.path)]
+        if self.memo is not None:
+            self.memo.expect(scoped)
+        for role in roles:
+            if settings.in_scope(role.tags, role.path):
+                self.in_scope.add(role.arn)
+                # A role that declares purposes waits for the managed policies, read after the roles: the
+                # checks that read them are decided in finish, the others now.
+                later = NEEDS_POLICIES if self._declares_purposes(role) else ()
+                started = self._begin(role, later)
+                self._parts.append(started if later else started())
+            else:
+                drift = assess_untagged_role(role, self.appliances, settings, now=self.now)
+                if drift is not None:
+                    self._parts.append([drift])
+
+    def finish(self, managed: ManagedPolicyDocuments | None = None) -> tuple[list[Finding], set[str]]:
+        """Every finding, in the roles' order (the waiting roles assessed with ``managed``), and the ARNs in scope."""
+        self.purposes.managed = managed
+        findings: list[Finding] = []
+        for part in self._parts:
+            findings.extend(part if isinstance(part, list) else part())
+        self._parts = []
+        return selected(findings, self.settings), self.in_scope
+
+    def _declares_purposes(self, role: RoleSnapshot) -> bool:
+        try:
+            return self.purposes.declared(role) is not None
+        except Exception:  # noqa: BLE001 -- tags that cannot be read: assess_role reports it, in finish
+            return True
+
+    def _begin(self, role: RoleSnapshot, later: tuple[RoleCheck, ...]) -> Callable[[], list[Finding]]:
+        return begin_role(
+            role,
+            self.appliances,
+            self.settings,
+            previous_appliance_ids=self.previous_appliance_ids,
+            now=self.now,
+            account=self.caller.account,
+            partition=self.caller.partition,
+            memo=self.memo,
+            purposes=self.purposes,
+            later=later,
+        )
 
 
 def assess_account(
@@ -117,37 +285,16 @@ def assess_account(
     (``share_verdicts``, see :class:`~.assess.TrustMemo`; the findings are the same without it).
     ``managed`` holds the managed policy documents of the roles that declare Veeam purposes.
     """
-    purposes = PurposeScan.from_settings(settings, managed)
-    findings: list[Finding] = []
-    in_scope: set[str] = set()
-    memo = (
-        TrustMemo(appliances, settings, roles=[role for role in roles if settings.in_scope(role.tags, role.path)])
-        if share_verdicts
-        else None
+    assessment = Assessment(
+        appliances,
+        settings,
+        caller,
+        previous_appliance_ids=previous_appliance_ids,
+        now=now,
+        share_verdicts=share_verdicts,
     )
-    for appliance in appliances:
-        findings.append(assess_appliance(appliance, settings, partition=caller.partition, account=caller.account))
-    for role in roles:
-        if settings.in_scope(role.tags, role.path):
-            in_scope.add(role.arn)
-            findings.extend(
-                assess_role(
-                    role,
-                    appliances,
-                    settings,
-                    previous_appliance_ids=previous_appliance_ids,
-                    now=now,
-                    account=caller.account,
-                    partition=caller.partition,
-                    memo=memo,
-                    purposes=purposes,
-                )
-            )
-        else:
-            drift = assess_untagged_role(role, appliances, settings, now=now)
-            if drift is not None:
-                findings.append(drift)
-    return selected(findings, settings), in_scope
+    assessment.add(roles)
+    return assessment.finish(managed)
 
 
 def selected(findings: list[Finding], settings: ScanSettings) -> list[Finding]:

@@ -58,6 +58,9 @@ ROLE_REGISTRY: tuple[RoleCheck, ...] = (
 )
 """Every check a role in scope gets a finding for, in the order its findings are built."""
 
+NEEDS_POLICIES: tuple[RoleCheck, ...] = (HAS_PERMISSIONS, IS_UPGRADE_READY)
+"""The units that read a role's managed policies (``PurposeScan.managed``): a scan decides them last."""
+
 CATALOGUE: dict[str, Check] = {
     check.code: check
     for check in (
@@ -96,6 +99,7 @@ __all__ = [
     "IDENTITY_ALLOWS",
     "KNOWN_PURPOSES",
     "MALFORMED",
+    "NEEDS_POLICIES",
     "NOT_PRINCIPAL",
     "PERMISSIONS",
     "PURPOSE_CHECKS",

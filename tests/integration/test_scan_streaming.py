@@ -1,0 +1,138 @@
+"""The scan assesses each page of roles while the next is read (issue 15): the same findings, in the same
+order, as assessing the whole account at once, wherever the appliance role and the purpose roles fall.
+
+moto answers GetAccountAuthorizationDetails in one page; ``iam_paging`` makes it page as IAM does, and a
+small page size makes the sample account span many pages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from veeam_role_auditor import inventory as inventory_module
+from veeam_role_auditor.assess import prepare_appliances
+from veeam_role_auditor.dev.emulator import iam_paging
+from veeam_role_auditor.dev.sample_account import (
+    PURPOSE_TAG_KEY,
+    TAG_KEY,
+    UPGRADE_TARGET,
+    VEEAM_VERSION,
+    create_sample_account,
+)
+from veeam_role_auditor.inventory import Inventory
+from veeam_role_auditor.scan import assess_account, read_account, read_ahead, read_managed_policies, scan_account
+from veeam_role_auditor.settings import ScanSettings
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+EC2_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+)
+
+
+def gaad_calls(iam: Any) -> list[dict[str, Any]]:
+    """The parameters of every GetAccountAuthorizationDetails call the client makes from now on."""
+    calls: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(dict(params))
+
+    iam.meta.events.register("provide-client-params.iam.GetAccountAuthorizationDetails", record)
+    return calls
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 1000])
+@pytest.mark.parametrize("roles_before", [0, 4])
+def test_a_scan_a_page_at_a_time_finds_what_assessing_the_whole_account_finds(
+    iam: Any, sts: Any, monkeypatch: pytest.MonkeyPatch, page_size: int, roles_before: int
+) -> None:
+    # roles_before roles created before the appliance role: with small pages it is read on a later page,
+    # and the pages before it wait for it.
+    for number in range(roles_before):
+        tags = [{"Key": TAG_KEY, "Value": "true"}] if number % 2 else []
+        iam.create_role(RoleName=f"Early{number}", AssumeRolePolicyDocument=EC2_TRUST, Tags=tags)
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+    settings = ScanSettings(
+        appliance_role_arns=(sample.appliance_role_arn,),
+        tag_key=TAG_KEY,
+        purpose_tag_key=PURPOSE_TAG_KEY,
+        veeam_version=VEEAM_VERSION,
+        upgrade_target=UPGRADE_TARGET,
+    )
+    monkeypatch.setattr(inventory_module, "PAGE_SIZE", page_size)
+    inventory = Inventory(iam, sts, now=lambda: NOW)
+    calls = gaad_calls(iam)
+    with iam_paging():
+        result = scan_account(inventory, settings, now=NOW)
+        role_calls = [call for call in calls if call["Filter"] == ["Role"]]
+        roles = read_account(inventory)
+        caller = inventory.caller()
+        by_arn = {role.arn: role for role in roles}
+        appliances = prepare_appliances([inventory.appliance_state(sample.appliance_role_arn, caller, by_arn)])
+        managed = read_managed_policies(inventory, roles, settings)
+    expected, in_scope = assess_account(roles, appliances, settings, caller, now=NOW, managed=managed)
+
+    assert len(role_calls) == math.ceil(len(roles) / page_size)  # paged as IAM pages
+    assert [call.get("Marker") for call in role_calls][1:] == [str(n * page_size) for n in range(1, len(role_calls))]
+    assert result.findings == tuple(expected)
+    assert result.in_scope_arns == frozenset(in_scope)
+    assert result.roles_seen == len(roles) == len(sample.role_arns) + 1 + roles_before
+    assert {finding.check for finding in result.findings} >= {"VRA-PURPOSE-2", "VRA-PURPOSE-3", "VRA-TRUST-1"}
+
+
+def test_an_appliance_role_that_does_not_exist_holds_every_page_until_the_end(
+    iam: Any, sts: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+    missing = sample.appliance_role_arn.replace("VeeamImpersonation", "Gone")
+    settings = ScanSettings(appliance_role_arns=(missing,), tag_key=TAG_KEY)
+    monkeypatch.setattr(inventory_module, "PAGE_SIZE", 2)
+    inventory = Inventory(iam, sts, now=lambda: NOW)
+    with iam_paging():
+        result = scan_account(inventory, settings, now=NOW)
+        roles = read_account(inventory)
+        managed = read_managed_policies(inventory, roles, settings)
+    caller = inventory.caller()
+    appliances = prepare_appliances([inventory.appliance_state(missing, caller, {})])
+    expected, _ = assess_account(roles, appliances, settings, caller, now=NOW, managed=managed)
+    assert result.findings[1:] == tuple(expected[1:])
+    # A missing appliance role's finding is observed when it is built (no snapshot says when it was read).
+    assert result.findings[0] == replace(expected[0], observed_at=result.findings[0].observed_at)
+    assert result.findings[0].check == "VRA-APPLIANCE-1"
+    assert result.findings[0].details == (f"{missing} does not exist in account {sample.account}",)
+
+
+def test_the_next_page_is_read_while_the_caller_works_on_this_one() -> None:
+    asked_for_second = threading.Event()
+
+    def pages() -> Iterator[str]:
+        yield "first"
+        asked_for_second.set()
+        yield "second"
+
+    reader = read_ahead(pages())
+    assert next(reader) == "first"
+    # The caller has not asked for the second page yet; it is already being read.
+    assert asked_for_second.wait(timeout=30)
+    assert list(reader) == ["second"]
+
+
+def test_an_error_reading_a_page_is_raised_where_that_page_was_due() -> None:
+    def pages() -> Iterator[str]:
+        yield "first"
+        raise ConnectionError("page 2 failed")
+
+    reader = read_ahead(pages())
+    assert next(reader) == "first"
+    with pytest.raises(ConnectionError, match="page 2 failed"):
+        next(reader)

@@ -51,26 +51,22 @@ def read_account(
     inventory: Inventory, progress: ProgressCallback | None = None, deadline: Deadline = NO_DEADLINE
 ) -> list[RoleSnapshot]:
     """Every role of the account. Raises on any error: a partial list must never look complete."""
-    roles: list[RoleSnapshot] = []
-    for _ in _pages(inventory, roles, progress, deadline):
-        pass
-    return roles
+    return [role for page in _pages(inventory, progress, deadline) for role in page]
 
 
-def _pages(
-    inventory: Inventory, roles: list[RoleSnapshot], progress: ProgressCallback | None, deadline: Deadline
-) -> Iterator[list[RoleSnapshot]]:
-    """The account's roles a page at a time, each added to ``roles`` first; the next page is read meanwhile.
+def _pages(inventory: Inventory, progress: ProgressCallback | None, deadline: Deadline) -> Iterator[list[RoleSnapshot]]:
+    """The account's roles a page at a time; the next page is read meanwhile.
 
     Raises :class:`OutOfTimeError` when the deadline passes before every role was read, and whatever
     reading a page raised: a partial list must never look complete.
     """
+    read = 0
     for pages, page in enumerate(read_ahead(inventory.role_pages()), start=1):
-        roles.extend(page)
+        read += len(page)
         if progress:
-            progress(pages, len(roles))
+            progress(pages, read)
         if deadline.expired():
-            raise OutOfTimeError(f"out of time after {pages} pages ({len(roles)} roles) of the account's roles")
+            raise OutOfTimeError(f"out of time after {pages} pages ({read} roles) of the account's roles")
         yield page
 
 
@@ -126,31 +122,39 @@ def scan_account(
     """
     started_at = now or datetime.now(UTC)
     caller = inventory.caller()
-    roles: list[RoleSnapshot] = []
+    # Every role read until the assessment starts (the appliance roles are among them), then only the
+    # roles in scope (their managed policies are read after the roles): the others are let go once assessed.
+    kept: list[RoleSnapshot] = []
+    seen = 0
     assessment: Assessment | None = None
 
     def start() -> Assessment:
-        by_arn = {role.arn: role for role in roles}
+        by_arn = {role.arn: role for role in kept}
         appliances = prepare_appliances(
             [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
         )
         started = Assessment(appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now)
-        started.add(roles)
+        started.add(kept)
+        kept[:] = [role for role in kept if settings.in_scope(role.tags, role.path)]
         return started
 
-    for page in _pages(inventory, roles, progress, deadline):
+    for page in _pages(inventory, progress, deadline):
+        seen += len(page)
         if assessment is not None:
             assessment.add(page)
-        elif appliances_read(settings, caller, roles):
-            assessment = start()
+            kept.extend(role for role in page if settings.in_scope(role.tags, role.path))
+        else:
+            kept.extend(page)
+            if appliances_read(settings, caller, kept):
+                assessment = start()
     if assessment is None:
         assessment = start()
-    managed = read_managed_policies(inventory, roles, settings, assessment.purposes)
+    managed = read_managed_policies(inventory, kept, settings, assessment.purposes)
     findings, in_scope = assessment.finish(managed)
     return ScanResult(
         caller=caller,
         findings=tuple(findings),
-        roles_seen=len(roles),
+        roles_seen=seen,
         roles_in_scope=len(in_scope),
         appliances=assessment.appliances,
         started_at=started_at,

@@ -76,12 +76,13 @@ class Conclusions:
     are built, so a defect surfaces where it did before). Shared by the roles a :class:`TrustMemo` finds
     alike, so it reads from ``role`` only what the memo's key holds."""
 
-    __slots__ = ("_account_wide", "_fix", "_without_deleted", "best", "evaluated")
+    __slots__ = ("_account_wide", "_fix", "_without_deleted", "best", "evaluated", "trust")
 
     def __init__(
         self, role: RoleSnapshot, appliances: Sequence[ApplianceState], settings: ScanSettings, now: datetime | None
     ) -> None:
         trust = parse_policy(role.trust_policy, "trust")  # parsed once, evaluated for every appliance
+        self.trust = trust  # the purpose checks evaluate it for AWS services too
         self.evaluated = [evaluate_for(role, state, settings, now, trust) for state in appliances]
         self.best = max(
             self.evaluated, key=lambda e: (ANSWER_RANK[e.verdict.appliance_can_assume], _VIA_RANK[e.verdict.via])

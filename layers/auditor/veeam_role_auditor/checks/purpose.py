@@ -217,7 +217,7 @@ def _service_trust(facts: RoleFacts) -> Decision | None:
     missing: list[str] = []
     conditional: list[str] = []
     for service, purposes in needs.items():
-        answer, reasons = _service_answer(role.trust_policy, service, role.partition, facts.now)
+        answer, reasons = _service_answer(facts.conclusions.trust, service, role.partition, facts.now)
         why = "; ".join(reasons)
         if answer == "yes":
             details.append(f"{service} can assume the role ({why})")
@@ -424,7 +424,7 @@ def _upgrade_ready(facts: RoleFacts) -> Decision | None:
         status, details, action_data, policy = _action_decision(verdict, added, lead)
         data.update(action_data)
     for service in new_services:
-        answer, reasons = _service_answer(facts.role.trust_policy, service, facts.role.partition, facts.now)
+        answer, reasons = _service_answer(facts.conclusions.trust, service, facts.role.partition, facts.now)
         if answer == "yes":
             details.append(f"{service}, which {scan.upgrade_to} adds, can already assume the role")
             continue

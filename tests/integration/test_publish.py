@@ -769,7 +769,9 @@ def _scan_from_a_clock(pipeline: Pipeline, iam: Any, sts: Any, ahead: timedelta)
 def test_observations_from_the_future_are_refused_before_anything_is_written(
     pipeline: Pipeline, iam: Any, sts: Any
 ) -> None:
-    result, scope = _scan_from_a_clock(pipeline, iam, sts, timedelta(hours=2))
+    # 2 h 30 s: the Date header's whole seconds and the scan's own time move the measured skew by a second or
+    # two, which must not turn "2 h" into "1 h 59 min" (the message leaves out seconds beside hours).
+    result, scope = _scan_from_a_clock(pipeline, iam, sts, timedelta(hours=2, seconds=30))
     with pytest.raises(ClockSkewError, match=r"^nothing published: observations stamped .* are 2 h ahead of AWS's"):
         pipeline.publisher().publish(result.findings, scope)
     assert pipeline.store.load_account(pipeline.sample.account) == {}

@@ -165,15 +165,13 @@ def _scan_account(
             [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
         )
         started = Assessment(appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now)
-        started.add(kept)
-        kept[:] = [role for role in kept if settings.in_scope(role.tags, role.path)]
+        kept[:] = started.add(kept)
         return started
 
     for page in _pages(inventory, progress, deadline):
         seen += len(page)
         if assessment is not None:
-            assessment.add(page)
-            kept.extend(role for role in page if settings.in_scope(role.tags, role.path))
+            kept.extend(assessment.add(page))
         else:
             kept.extend(page)
             if appliances_read(settings, caller, kept):
@@ -253,14 +251,18 @@ class Assessment:
             for state in self.appliances
         ]
 
-    def add(self, roles: Sequence[RoleSnapshot]) -> None:
-        """Assess ``roles`` (the next ones of the account, in its order), except those that declare purposes."""
+    def add(self, roles: Sequence[RoleSnapshot]) -> list[RoleSnapshot]:
+        """Assess ``roles`` (the next ones of the account, in its order); returns those in scope.
+
+        The checks of a role that declares purposes that read its managed policies wait for ``finish``.
+        """
         settings = self.settings
         scoped = [role for role in roles if settings.in_scope(role.tags, role.path)]
         if self.memo is not None:
             self.memo.expect(scoped)
+        scoped_ids = {id(role) for role in scoped}
         for role in roles:
-            if settings.in_scope(role.tags, role.path):
+            if id(role) in scoped_ids:
                 self.in_scope.add(role.arn)
                 # A role that declares purposes waits for the managed policies, read after the roles: the
                 # checks that read them are decided in finish, the others now.
@@ -271,6 +273,7 @@ class Assessment:
                 drift = assess_untagged_role(role, self.appliances, settings, now=self.now)
                 if drift is not None:
                     self._parts.append([drift])
+        return scoped
 
     def finish(self, managed: ManagedPolicyDocuments | None = None) -> tuple[list[Finding], set[str]]:
         """Every finding, in the roles' order (the waiting roles assessed with ``managed``), and the ARNs in scope."""

@@ -8,9 +8,12 @@ LAMBDA_TASK_ROOT the X-Ray SDK (imported by Powertools' Tracer) builds two botoc
 centralized sampling at import, which it never does in Lambda. The package is imported from the layer
 exactly as ``make build-AuditorLayer`` (what ``sam build`` runs) produces it, with the bytecode it ships
 for Python 3.13, and once more from sources only, as a layer without bytecode is: Lambda mounts layers
-read-only, so nothing compiled is ever cached (PYTHONDONTWRITEBYTECODE for every row). Lambda provides
-boto3 and the Powertools layer; both are imported by the handlers, so boto3 alone is the floor. Also
-prints the layer's size.
+read-only, so nothing compiled is ever cached (-B for every row). Lambda provides boto3 and the
+Powertools layer; both are imported by the handlers, so boto3 alone is the floor. Every interpreter sees
+only what a function sees in Lambda (``dev.lambda_site``: boto3, Powertools and their requirements, -I -S):
+this virtualenv's other packages (requests, moto...) would otherwise be imported by X-Ray's patching and
+count in the rows. ``boto3 + iam_change's Powertools`` is what iam_change imports of Powertools, nothing of
+ours: the part of its cold start that this package cannot change. Also prints the layer's size.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from veeam_role_auditor.dev.lambda_site import build_lambda_site
+
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = """
 import sys, time
+sys.path[:0] = sys.argv[1:]
 start = time.perf_counter()
 import {module}
 print(time.perf_counter() - start)
@@ -42,17 +48,23 @@ ENVIRONMENT = {
     "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-    "PYTHONDONTWRITEBYTECODE": "1",
 }
 
 
-def timed_import(module: str, task_root: Path, runs: int, layer: Path | None = None) -> list[float]:
-    path = [str(task_root)] + ([str(layer)] if layer else [])
-    env = {**os.environ, **ENVIRONMENT, "LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": os.pathsep.join(path)}
+def timed_import(module: str, task_root: Path, runs: int, site: Path, layer: Path | None = None) -> list[float]:
+    """Seconds to import ``module`` in ``runs`` fresh interpreters that see the task root, the layer and ``site``
+    (what Lambda provides), nothing else: -I -S leave out site-packages and PYTHON* variables, -B writes no
+    bytecode."""
+    path = [str(task_root)] + ([str(layer)] if layer else []) + [str(site)]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENVIRONMENT, "LAMBDA_TASK_ROOT": str(task_root)}
     samples = []
     for _ in range(runs):
         output = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True, env=env
+            [sys.executable, "-I", "-S", "-B", "-c", PROBE.format(module=module), *path],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
         )
         samples.append(float(output.stdout.strip().splitlines()[-1]))
     return samples
@@ -82,6 +94,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     probe = ROOT / "build" / "coldstart-probe"
+    shutil.rmtree(probe / "lambda-site", ignore_errors=True)
+    site = build_lambda_site(probe / "lambda-site")
     shipped = build_layer(probe / "layer")
     sources = build_layer(probe / "layer-sources-only", "PY313=")
     if not list(shipped.rglob("*.cpython-313.pyc")):
@@ -95,11 +109,20 @@ def main() -> None:
         "import boto3\nfrom aws_lambda_powertools import Logger, Metrics, Tracer\n"
         "logger, metrics, tracer = Logger(), Metrics(), Tracer()\n"
     )
+    # What iam_change imports of Powertools, with its Tracer (only botocore patched), and nothing of ours.
+    (probe / "task" / "powertools_iam_change.py").write_text(
+        "import boto3\nfrom aws_lambda_powertools import Logger, Metrics, Tracer\n"
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response\n"
+        "from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord\n"
+        "from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig\n"
+        "logger, metrics, tracer = Logger(), Metrics(), Tracer(patch_modules=('boto3',))\n"
+    )
     # interleaved rounds, so that a busy moment of the machine hits every row alike
     rows: dict[str, list[float]] = {}
     plan = [
         ("boto3 alone (the floor)", "boto3", probe / "task", None),
         ("boto3 + Powertools L/M/Tracer", "powertools_only", probe / "task", None),
+        ("boto3 + iam_change's Powertools", "powertools_iam_change", probe / "task", None),
         ("scheduled_scan (layer as built)", "app", tasks["scheduled_scan"], shipped),
         ("iam_change (layer as built)", "app", tasks["iam_change"], shipped),
         ("scheduled_scan (sources only)", "app", tasks["scheduled_scan"], sources),
@@ -107,7 +130,7 @@ def main() -> None:
     ]
     for _ in range(args.runs):
         for name, module, task_root, layer in plan:
-            rows.setdefault(name, []).extend(timed_import(module, task_root, 1, layer))
+            rows.setdefault(name, []).extend(timed_import(module, task_root, 1, site, layer))
     floor = statistics.median(rows[plan[0][0]])
     print(f"python {sys.version.split()[0]}, {args.runs} fresh interpreters each, Lambda runtime environment, ms")
     print(f"{'what':32} {'median':>8} {'min':>8} {'vs boto3':>9}")

@@ -32,7 +32,9 @@ from veeam_role_auditor.lambda_app import (
 )
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore is patched: the AWS calls are what a trace should show, and patching every library
+# the X-Ray SDK supports would import them (sqlite3, requests...) into every cold start.
+tracer = Tracer(patch_modules=("boto3",))
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 # Kept for the container's life: the clients, and the appliance roles read for recent events.

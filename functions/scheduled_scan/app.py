@@ -17,7 +17,9 @@ from veeam_role_auditor.deadline import Deadline
 from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, PowertoolsMetrics, caller_from_context
 
 logger = Logger()
-tracer = Tracer()
+# Only botocore is patched: the AWS calls are what a trace should show, and patching every library
+# the X-Ray SDK supports would import them (sqlite3, requests...) into every cold start.
+tracer = Tracer(patch_modules=("boto3",))
 metrics = Metrics()
 client = Clients.for_lambda()  # kept for the container's life
 

@@ -7,26 +7,22 @@ layer); the command line's rich, moto and the development-only modules are not t
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 
 from tests.conftest import ROOT
 from tests.unit.package_imports import PACKAGE, modules, reached_from
+from veeam_role_auditor.dev.lambda_site import build_lambda_site
 
 HANDLERS = sorted((ROOT / "functions").glob("*/app.py"))
 # Package data the functions read at run time, paths below veeam_role_auditor/: the purpose profiles.
 SOURCE = ROOT / "layers" / "auditor" / PACKAGE
 DATA_FILES = {path.relative_to(SOURCE).as_posix() for path in (SOURCE / "purposes" / "data").glob("*.json")}
-# What Lambda provides besides the layer: the runtime's boto3 and the Powertools layer (all its extras).
-PROVIDED = {"boto3": set(), "aws-lambda-powertools": {"tracer"}}
 
 
 def build_layer(artifacts: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -140,50 +136,10 @@ def test_the_layer_ships_bytecode_for_the_runtime_that_needs_no_source_timestamp
     )
 
 
-def _requirements(distribution: str, extras: set[str]) -> set[str]:
-    """The distributions ``distribution[extras]`` installs, itself included (this machine's markers)."""
-    found: set[str] = set()
-    todo = [(distribution, extras)]
-    while todo:
-        name, wanted = todo.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in found:
-            continue
-        found.add(key)
-        for line in importlib.metadata.requires(name) or []:
-            requirement = Requirement(line)
-            environments = [{"extra": extra} for extra in wanted | {""}]
-            if requirement.marker is None or any(requirement.marker.evaluate(env) for env in environments):
-                todo.append((requirement.name, set(requirement.extras)))
-    return found
-
-
-def _top_level(distribution: str) -> set[str]:
-    """The importable names a distribution installs (packages and single-file modules)."""
-    files = importlib.metadata.files(distribution) or []
-    names = set()
-    for file in files:
-        first = file.parts[0]
-        if first.endswith((".dist-info", ".egg-info", ".pth")) or first in ("..", "__pycache__", "bin"):
-            continue
-        names.add(first[: -len(".py")] if first.endswith(".py") else first)
-    return {name for name in names if name.isidentifier()}
-
-
 @pytest.fixture(scope="module")
 def lambda_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding only boto3 and Powertools with their dependencies, as links to this virtualenv's."""
-    site = tmp_path_factory.mktemp("lambda-site")
-    for distribution, extras in PROVIDED.items():
-        for name in _requirements(distribution, extras):
-            located = importlib.metadata.distribution(name)
-            for top in _top_level(name):
-                source = Path(str(located.locate_file(top)))
-                source = source if source.exists() else source.with_suffix(".py")
-                target = site / source.name
-                if source.exists() and not target.exists():
-                    target.symlink_to(source)
-    return site
+    return build_lambda_site(tmp_path_factory.mktemp("lambda-site"))
 
 
 PROBE = """
@@ -242,3 +198,42 @@ def test_without_the_layer_a_function_does_not_import(lambda_site: Path, tmp_pat
     )
     assert done.returncode != 0
     assert "ModuleNotFoundError: No module named 'veeam_role_auditor." in done.stderr
+
+
+TRACING_PROBE = """
+import importlib.util, json, pathlib, sys
+layer, site, path = sys.argv[1:4]
+sys.path[:0] = [layer, site]
+spec = importlib.util.spec_from_file_location("app", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from aws_xray_sdk.core import patcher
+print(json.dumps({"patched": sorted(patcher._PATCHED_MODULES), "sqlite3": "sqlite3" in sys.modules,
+                  "disabled": module.tracer.disabled}))
+"""
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=lambda path: path.parent.name)
+def test_in_lambda_each_function_traces_its_aws_calls_and_patches_nothing_else(
+    layer: Path, lambda_site: Path, handler: Path, tmp_path: Path
+) -> None:
+    # What the Lambda runtime sets; tracing is on (Tracing: Active in template.yaml).
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
+    }
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", TRACING_PROBE, str(layer), str(lambda_site), str(handler)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # botocore's calls become X-Ray subsegments; the SDK's other patches (sqlite3, requests...) would only
+    # import those libraries into every cold start.
+    assert json.loads(done.stdout) == {"patched": ["botocore"], "sqlite3": False, "disabled": False}

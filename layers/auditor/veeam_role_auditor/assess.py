@@ -14,7 +14,7 @@ from typing import Any
 from . import checks
 from .checks import Check, Decision, PurposeScan, RoleCheck, RoleFacts
 from .conclusions import Conclusions, Evaluated, TrustMemo, engine_appliance, evaluate_for
-from .model import ApplianceState, Finding, RoleSnapshot, Severity, Status, finding_id
+from .model import ApplianceState, Finding, FindingTexts, RoleSnapshot, Severity, Status
 from .policy import (
     Appliance,
     InvalidArnError,
@@ -391,15 +391,11 @@ class _Builder:
         extra: Mapping[str, str] | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> Finding:
-        name, fields = self.name, self.fields
-        return Finding(
-            id=finding_id(self.partition, self.account, check.code, self.resource_arn),
+        return Finding.with_texts(
+            FindingTexts(check.title, check.description, remediation or check.remediation, self.fields),
             check=check.code,
             status=status,
             severity=_severity(check, status),
-            title=f"{check.title}: {name}",
-            description=check.description.format(**fields) if "{" in check.description else check.description,
-            remediation=_filled(remediation or check.remediation, fields),
             role_arn=self.resource_arn,
             account=self.account,
             partition=self.partition,
@@ -412,11 +408,6 @@ class _Builder:
             extra=extra or _NO_FIELDS,
             data=data or _NO_FIELDS,
         )
-
-
-def _filled(template: str, fields: Mapping[str, str]) -> str:
-    """``template.format(**fields)``, without its cost for the many templates that have no field."""
-    return template.format(**fields) if "{" in template or "}" in template else template
 
 
 def _severity(check: Check, status: Status) -> Severity:

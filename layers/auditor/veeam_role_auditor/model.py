@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -95,6 +95,23 @@ class ApplianceState:
         return self.snapshot.role_id if self.snapshot else None
 
 
+class FindingTexts:
+    """What a Finding's texts are made of, for the findings a scan builds: read, each text is made then.
+
+    A scan keeps every Finding it builds (24,000 at 5,000 roles) but reads each one's texts once or twice,
+    when it prints or publishes it; made when built and kept, the titles, descriptions, remediation and ids
+    would be 12 MB at 5,000 roles. ``fields`` is shared by all the findings of one role.
+    """
+
+    __slots__ = ("description", "fields", "remediation", "title")
+
+    def __init__(self, title: str, description: str, remediation: str, fields: Mapping[str, str]) -> None:
+        self.title = title  # the check's title; the finding's is "{title}: {role name}"
+        self.description = description  # templates, filled from ``fields``
+        self.remediation = remediation
+        self.fields = fields
+
+
 @dataclass(slots=True)
 class Finding:
     """The result of one check for one role: PASSED as well as FAILED.
@@ -102,6 +119,9 @@ class Finding:
     A value: nothing changes a Finding once built. Not ``frozen``, because a scan builds one per
     check and role (24,000 for 5,000 roles) and a frozen dataclass takes about four times as long
     to construct (bench/scan_bench.py).
+
+    ``id``, ``title``, ``description`` and ``remediation`` are strings as given, or, for a finding built by
+    :meth:`with_texts`, made from ``texts`` each time they are read (see :class:`FindingTexts`).
     """
 
     id: str
@@ -123,6 +143,16 @@ class Finding:
     extra: Mapping[str, str] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
     """Check-specific fields added to the JSON output (e.g. ``missing_actions`` of VRA-PURPOSE-2)."""
+    texts: FindingTexts | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def with_texts(cls, texts: FindingTexts, **values: Any) -> Finding:
+        """A Finding whose id and texts are made when read (those not given in ``values``): the id from its
+        partition, account, check and role ARN (:func:`finding_id`), the texts from ``texts``."""
+        unset: Any = None
+        for name in ("id", "title", "description", "remediation"):
+            values.setdefault(name, unset)
+        return cls(texts=texts, **values)
 
     @property
     def failing(self) -> bool:
@@ -144,6 +174,44 @@ class Finding:
             "suppressed": self.extra.get("suppressed"),
             **self.data,
         }
+
+
+def filled(template: str, fields: Mapping[str, str]) -> str:
+    """``template.format(**fields)``, without its cost for the many templates that have no field."""
+    return template.format(**fields) if "{" in template or "}" in template else template
+
+
+def _made_when_read(name: str, make: Callable[[Finding, FindingTexts], str]) -> property:
+    """``Finding.<name>``: the string stored in its slot, or, when None is stored, ``make(finding, texts)``."""
+    stored = Finding.__dict__[name]  # the slot the dataclass made for the field
+    read, write = stored.__get__, stored.__set__
+
+    def text(finding: Finding) -> str:
+        value: str | None = read(finding)
+        return value if value is not None else make(finding, finding.texts)  # type: ignore[arg-type]
+
+    return property(text, write)
+
+
+def _id(finding: Finding, _: FindingTexts) -> str:
+    return finding_id(finding.partition, finding.account, finding.check, finding.role_arn)
+
+
+def _title(finding: Finding, texts: FindingTexts) -> str:
+    return f"{texts.title}: {finding.role_arn.rsplit('/', 1)[-1]}"
+
+
+def _description(_: Finding, texts: FindingTexts) -> str:
+    template = texts.description
+    return template.format(**texts.fields) if "{" in template else template
+
+
+def _remediation(_: Finding, texts: FindingTexts) -> str:
+    return filled(texts.remediation, texts.fields)
+
+
+for _name, _make in (("id", _id), ("title", _title), ("description", _description), ("remediation", _remediation)):
+    setattr(Finding, _name, _made_when_read(_name, _make))
 
 
 def iso(moment: datetime) -> str:

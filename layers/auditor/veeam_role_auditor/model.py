@@ -146,13 +146,50 @@ class Finding:
     texts: FindingTexts | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def with_texts(cls, texts: FindingTexts, **values: Any) -> Finding:
-        """A Finding whose id and texts are made when read (those not given in ``values``): the id from its
-        partition, account, check and role ARN (:func:`finding_id`), the texts from ``texts``."""
-        unset: Any = None
-        for name in ("id", "title", "description", "remediation"):
-            values.setdefault(name, unset)
-        return cls(texts=texts, **values)
+    def with_texts(
+        cls,
+        texts: FindingTexts,
+        *,
+        check: str,
+        status: Status,
+        severity: Severity,
+        role_arn: str,
+        account: str,
+        partition: str,
+        appliance_role_arns: tuple[str, ...],
+        observed_at: datetime,
+        role: RoleSnapshot | None = None,
+        details: tuple[str, ...] = (),
+        statement_to_add: dict[str, Any] | None = None,
+        corrected_policy: dict[str, Any] | None = None,
+        extra: Mapping[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
+        remediation: str | None = None,
+    ) -> Finding:
+        """A Finding whose id and texts are made when read: the id from its partition, account, check and
+        role ARN (:func:`finding_id`), the title, description and remediation (unless given) from ``texts``."""
+        made: Any = None  # in the slots of the texts made when read (see _made_when_read)
+        return cls(
+            made,
+            check,
+            status,
+            severity,
+            made,
+            made,
+            remediation if remediation is not None else made,
+            role_arn,
+            account,
+            partition,
+            appliance_role_arns,
+            observed_at,
+            role,
+            details,
+            statement_to_add,
+            corrected_policy,
+            {} if extra is None else extra,
+            {} if data is None else data,
+            texts,
+        )
 
     @property
     def failing(self) -> bool:

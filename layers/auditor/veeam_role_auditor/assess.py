@@ -359,9 +359,8 @@ class _Builder:
         self.appliance_arns = tuple(state.role_arn for state in appliances)
         self.appliance = appliance
         self.observed_at = role.observed_at if role else datetime.now().astimezone()
-        self.name = self.resource_arn.rsplit("/", 1)[-1]
         self.fields = {
-            "role_name": self.name,
+            "role_name": self.resource_arn.rsplit("/", 1)[-1],
             "role_arn": self.resource_arn,
             "appliance_role_arn": appliance.role.arn,
             "appliance_account": appliance.account,

@@ -193,7 +193,7 @@ def test_fix_unknown_role(sample: SampleAccount, capsys: pytest.CaptureFixture[s
 
 
 def test_scan_publish_from_the_command_line(
-    sample: SampleAccount, dynamodb: Any, securityhub: Any, sns: Any, capsys: pytest.CaptureFixture[str]
+    sample: SampleAccount, iam: Any, dynamodb: Any, securityhub: Any, sns: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from veeam_role_auditor.publish.state import create_table
 
@@ -217,6 +217,14 @@ def test_scan_publish_from_the_command_line(
         f"Security Hub: imported {N} findings in {import_calls()}; "
         f"alerts: {A} messages for {A} changes; 0 findings unchanged."
     )
+    # Publishing keeps each finding's role snapshot (a scan that only prints leaves it out): the ASFF
+    # resource carries the role's details, its trust policy as IAM holds it among them.
+    imported = [f for page in securityhub.get_paginator("get_findings").paginate() for f in page["Findings"]]
+    role_arn = f"arn:aws:iam::{sample.account}:role/VeeamSnapshotMissingTrust"
+    resource = next(f for f in imported if f["Resources"][0]["Id"] == role_arn)["Resources"][0]
+    trust = iam.get_role(RoleName="VeeamSnapshotMissingTrust")["Role"]["AssumeRolePolicyDocument"]
+    assert json.loads(resource["Details"]["AwsIamRole"]["AssumeRolePolicyDocument"]) == trust
+    assert resource["Details"]["AwsIamRole"]["RoleName"] == "VeeamSnapshotMissingTrust"
     code, out, _ = run(argv, capsys)
     assert out.strip().splitlines()[-1] == (
         f"Security Hub: imported 0 findings in 0 calls; alerts: 0 messages for 0 changes; {N} findings unchanged."

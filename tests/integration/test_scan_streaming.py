@@ -7,9 +7,11 @@ small page size makes the sample account span many pages.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 
 from veeam_role_auditor import inventory as inventory_module
+from veeam_role_auditor import scan as scan_module
 from veeam_role_auditor.assess import prepare_appliances
 from veeam_role_auditor.dev.emulator import iam_paging
 from veeam_role_auditor.dev.sample_account import (
@@ -28,6 +31,7 @@ from veeam_role_auditor.dev.sample_account import (
     create_sample_account,
 )
 from veeam_role_auditor.inventory import Inventory
+from veeam_role_auditor.model import RoleSnapshot
 from veeam_role_auditor.scan import assess_account, read_account, read_ahead, read_managed_policies, scan_account
 from veeam_role_auditor.settings import ScanSettings
 
@@ -136,3 +140,63 @@ def test_an_error_reading_a_page_is_raised_where_that_page_was_due() -> None:
     assert next(reader) == "first"
     with pytest.raises(ConnectionError, match="page 2 failed"):
         next(reader)
+
+
+@pytest.mark.parametrize("keep_snapshots", [True, False])
+def test_a_scan_lets_each_role_go_once_assessed_unless_its_findings_keep_it(
+    iam: Any, sts: Any, monkeypatch: pytest.MonkeyPatch, keep_snapshots: bool
+) -> None:
+    """keep_snapshots=False (findings only printed): the same findings without their role snapshots, and
+    once a page is assessed no snapshot of an earlier page is alive but the appliance role's and those of
+    the roles that wait for their managed policies; with them, the roles the findings name stay alive."""
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+    settings = ScanSettings(
+        appliance_role_arns=(sample.appliance_role_arn,),
+        tag_key=TAG_KEY,
+        purpose_tag_key=PURPOSE_TAG_KEY,
+        veeam_version=VEEAM_VERSION,
+        upgrade_target=UPGRADE_TARGET,
+    )
+    made: list[weakref.ref[RoleSnapshot]] = []
+    waiting: set[str] = set()
+    leftovers: list[set[str]] = []
+    make_snapshot = inventory_module.role_from_details
+    add = scan_module.Assessment.add
+
+    def tracked(item: Any, observed_at: datetime) -> RoleSnapshot:
+        snapshot = make_snapshot(item, observed_at)
+        made.append(weakref.ref(snapshot))
+        return snapshot
+
+    def checked(assessment: scan_module.Assessment, roles: list[RoleSnapshot]) -> list[RoleSnapshot]:
+        first = next(index for index, ref in enumerate(made) if ref() is roles[0])
+        returned = add(assessment, roles)
+        waiting.update(role.arn for role in returned)
+        gc.collect()
+        leftovers.append({snapshot.arn for ref in made[:first] if (snapshot := ref()) is not None})
+        return returned
+
+    monkeypatch.setattr(inventory_module, "role_from_details", tracked)
+    monkeypatch.setattr(scan_module.Assessment, "add", checked)
+    monkeypatch.setattr(inventory_module, "PAGE_SIZE", 3)
+    inventory = Inventory(iam, sts, now=lambda: NOW)
+    with iam_paging():
+        result = scan_account(inventory, settings, now=NOW, keep_snapshots=keep_snapshots)
+        monkeypatch.undo()
+        reference = scan_account(inventory, settings, now=NOW)
+
+    assert len(leftovers) == math.ceil(len(made) / 3) > 3  # checked after every page
+    assert waiting  # the sample account has roles that declare purposes
+    if keep_snapshots:
+        assert result.findings == reference.findings
+        assert all(finding.role is not None for finding in result.findings)
+        # so the findings keep earlier pages' roles alive, and the check below would see them
+        assert any(leftover - waiting - {sample.appliance_role_arn} for leftover in leftovers)
+    else:
+        assert [replace(finding, role=None) for finding in reference.findings] == [
+            replace(finding, role=None) for finding in result.findings
+        ]
+        assert [finding.summary() for finding in result.findings] == [f.summary() for f in reference.findings]
+        assert {finding.role.arn for finding in result.findings if finding.role} == {sample.appliance_role_arn}
+        for leftover in leftovers:
+            assert leftover <= waiting | {sample.appliance_role_arn}

@@ -8,7 +8,10 @@ some with ARNs the engine refuses.
 
 from __future__ import annotations
 
+import gc
+import itertools
 import json
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +24,7 @@ from veeam_role_auditor.assess import TrustMemo, assess_role, assess_untagged_ro
 from veeam_role_auditor.inventory import Caller
 from veeam_role_auditor.model import ApplianceState, RoleSnapshot
 from veeam_role_auditor.policy import NamedPolicy
-from veeam_role_auditor.scan import assess_account
+from veeam_role_auditor.scan import Assessment, assess_account
 from veeam_role_auditor.settings import ScanSettings
 
 TAG = "veeam:backup-role"
@@ -147,6 +150,52 @@ def test_shared_verdicts_at_the_present_time_give_the_same_findings(account: Any
     shared = assess_account(role_list, appliances, scan_settings, CALLER, share_verdicts=True)
     alone = assess_account(role_list, appliances, scan_settings, CALLER, share_verdicts=False)
     assert shared == alone
+
+
+@given(accounts(), st.lists(st.integers(1, 6), min_size=1, max_size=8))
+@settings(max_examples=100, deadline=None)
+def test_shared_verdicts_a_page_at_a_time_give_the_same_findings(account: Any, sizes: list[int]) -> None:
+    """As a scan shares them: the roles expected a page at a time, each policy's entry let go after its last
+    role so far, and counted afresh when a later page holds it again."""
+    role_list, appliances, scan_settings = account
+    assessment = Assessment(appliances, scan_settings, CALLER, now=OBSERVED, share_verdicts=True)
+    start = 0
+    for size in itertools.cycle(sizes):
+        if start >= len(role_list):
+            break
+        assessment.add(role_list[start : start + size])
+        start += size
+    alone = assess_account(role_list, appliances, scan_settings, CALLER, now=OBSERVED, share_verdicts=False)
+    assert assessment.finish() == alone
+
+
+def test_the_memo_lets_go_of_each_role_once_it_has_its_conclusions() -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": APPLIANCE_ARN}, "Action": "sts:AssumeRole"}],
+    }
+    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
+    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    role_list = [
+        RoleSnapshot(
+            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
+            name=f"Repo{number}",
+            role_id=f"AROA{number:016d}",
+            path="/",
+            trust_policy=json.loads(json.dumps(trust)) if number < 2 else {**trust, "Id": str(number)},
+            tags={TAG: "true"},
+            observed_at=OBSERVED,
+        )
+        for number in range(4)
+    ]
+    memo = TrustMemo(appliances, scan_settings, roles=role_list)
+    refs = [weakref.ref(role) for role in role_list]
+    statuses = []
+    while role_list:
+        statuses.append(assess_role(role_list.pop(0), appliances, scan_settings, now=OBSERVED, memo=memo)[0].status)
+        gc.collect()
+        assert [ref() is None for ref in refs] == [True] * (4 - len(role_list)) + [False] * len(role_list)
+    assert (statuses, memo.hits) == (["PASSED"] * 4, 1)
 
 
 def test_roles_from_one_template_share_one_evaluation() -> None:

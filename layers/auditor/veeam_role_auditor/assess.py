@@ -79,6 +79,7 @@ def assess_role(
     partition: str | None = None,
     memo: TrustMemo | None = None,
     purposes: PurposeScan | None = None,
+    keep_snapshot: bool = True,
 ) -> list[Finding]:
     """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE.
 
@@ -88,6 +89,7 @@ def assess_role(
     account's) name such a finding when the role's own ARN cannot. ``memo`` (one per scan, for these
     ``appliances`` and ``settings``) shares the trust verdicts of roles whose trust policies conclude alike.
     ``purposes`` (one per scan) enables the purpose checks for a role that declares its purposes.
+    ``keep_snapshot=False``: the findings leave out ``role`` (see :class:`_Builder`).
     """
     return begin_role(
         role,
@@ -99,6 +101,7 @@ def assess_role(
         partition=partition,
         memo=memo,
         purposes=purposes,
+        keep_snapshot=keep_snapshot,
     )()
 
 
@@ -114,6 +117,7 @@ def begin_role(
     memo: TrustMemo | None = None,
     purposes: PurposeScan | None = None,
     later: Collection[RoleCheck] = (),
+    keep_snapshot: bool = True,
 ) -> Callable[[], list[Finding]]:
     """:func:`assess_role` in two steps: every unit but ``later`` now, those when the returned function is
     called (a scan reads the managed policies after the roles), which returns the findings in the registry's
@@ -122,11 +126,15 @@ def begin_role(
 
     def failed(error: Exception) -> list[Finding]:
         role_checks = ROLE_FINDING_CHECKS + _purpose_checks_for(role, purposes)
-        return not_assessed(role, appliances, role_checks, error, account=account, partition=partition)
+        return not_assessed(
+            role, appliances, role_checks, error, account=account, partition=partition, keep_snapshot=keep_snapshot
+        )
 
     deferred = [any(unit is other for other in later) for unit in checks.ROLE_REGISTRY]
     try:
-        facts, build = _role_facts(role, appliances, settings, previous_appliance_ids, now, memo, purposes)
+        facts, build = _role_facts(
+            role, appliances, settings, previous_appliance_ids, now, memo, purposes, keep_snapshot=keep_snapshot
+        )
         decided = [
             None if wait else unit.decide(facts) for unit, wait in zip(checks.ROLE_REGISTRY, deferred, strict=True)
         ]
@@ -175,13 +183,22 @@ def not_assessed(
     *,
     account: str | None = None,
     partition: str | None = None,
+    keep_snapshot: bool = True,
 ) -> list[Finding]:
     """NOT_AVAILABLE for each check of a role whose assessment raised, with the reason."""
     parts = role.arn.split(":") if isinstance(role.arn, str) else []
     account = account or (parts[4] if len(parts) > 5 and parts[4] else None) or _first_account(appliances)
     partition = partition or (parts[1] if len(parts) > 5 and parts[1] else None) or "aws"
     appliance = _fallback_appliance(appliances, partition, account)
-    build = _Builder(role, appliances, appliance, resource_arn=str(role.arn), partition=partition, account=account)
+    build = _Builder(
+        role,
+        appliances,
+        appliance,
+        resource_arn=str(role.arn),
+        partition=partition,
+        account=account,
+        keep_snapshot=keep_snapshot,
+    )
     reason = f"the auditor could not assess {role.arn}: {type(error).__name__}: {error}"
     return [
         build.finding(check, "NOT_AVAILABLE", [reason], extra={ASSESSMENT_ERROR: type(error).__name__})
@@ -214,6 +231,8 @@ def _role_facts(
     now: datetime | None,
     memo: TrustMemo | None = None,
     purposes: PurposeScan | None = None,
+    *,
+    keep_snapshot: bool = True,
 ) -> tuple[RoleFacts, _Builder]:
     if memo is None:
         conclusions = Conclusions(role, appliances, settings, now)
@@ -223,7 +242,7 @@ def _role_facts(
             raise ValueError("a TrustMemo serves one scan: its appliances and settings")
         conclusions, trust_time = memo.conclusions(role, now)
     facts = RoleFacts(role, appliances, settings, conclusions, now, trust_time, previous_appliance_ids or {}, purposes)
-    return facts, _Builder(role, appliances, conclusions.best.appliance)
+    return facts, _Builder(role, appliances, conclusions.best.appliance, keep_snapshot=keep_snapshot)
 
 
 def assess_untagged_role(
@@ -232,21 +251,27 @@ def assess_untagged_role(
     settings: ScanSettings,
     *,
     now: datetime | None = None,
+    keep_snapshot: bool = True,
 ) -> Finding | None:
     """An untagged role that names an appliance role in its trust: inventory drift, else None.
 
     A role that carries the tag with a value that is not accepted is deliberately out of scope: no finding.
+    ``keep_snapshot=False``: the finding leaves out ``role`` (see :class:`_Builder`).
     """
     if settings.tag_value(role.tags) is not None or not role.path.startswith(settings.path_prefix):
         return None
     try:
-        return _assess_untagged_role(role, appliances, settings, now)
+        return _assess_untagged_role(role, appliances, settings, now, keep_snapshot)
     except Exception as error:  # noqa: BLE001 -- as in assess_role: the role is reported, the scan goes on
-        return not_assessed(role, appliances, (checks.UNTAGGED_TRUSTING,), error)[0]
+        return not_assessed(role, appliances, (checks.UNTAGGED_TRUSTING,), error, keep_snapshot=keep_snapshot)[0]
 
 
 def _assess_untagged_role(
-    role: RoleSnapshot, appliances: Sequence[ApplianceState], settings: ScanSettings, now: datetime | None
+    role: RoleSnapshot,
+    appliances: Sequence[ApplianceState],
+    settings: ScanSettings,
+    now: datetime | None,
+    keep_snapshot: bool,
 ) -> Finding | None:
     names = {parse_role_arn(state.role_arn).name.lower() for state in appliances}
     ids = {state.role_id for state in appliances if state.role_id}
@@ -259,7 +284,7 @@ def _assess_untagged_role(
         evaluated = evaluate_for(role, state, settings, now, trust)
         verdict = evaluated.verdict
         if verdict.via == "role_arn" and verdict.appliance_can_assume != "no":
-            build = _Builder(role, appliances, evaluated.appliance)
+            build = _Builder(role, appliances, evaluated.appliance, keep_snapshot=keep_snapshot)
             decision = checks.untagged_trusting(role.name, state.role_arn, settings.tag_key)
             return build.decided(checks.UNTAGGED_TRUSTING, decision)
     return None
@@ -340,7 +365,12 @@ _NO_FIELDS: Mapping[str, Any] = {}
 
 
 class _Builder:
-    """Turns a check and a status into a Finding; the catalogue supplies every text."""
+    """Turns a check and a status into a Finding; the catalogue supplies every text.
+
+    Each finding keeps ``role``, the snapshot it was assessed from, for publishing (the ASFF resource
+    details, the alerts' content digest); with ``keep_snapshot=False`` it does not, so that a scan whose
+    findings are only printed does not keep every role's trust policy and tags until it ends.
+    """
 
     def __init__(
         self,
@@ -351,8 +381,9 @@ class _Builder:
         resource_arn: str | None = None,
         partition: str | None = None,
         account: str | None = None,
+        keep_snapshot: bool = True,
     ) -> None:
-        self.role = role
+        self.role = role if keep_snapshot else None
         self.resource_arn = resource_arn or (role.arn if role else "")
         self.partition = partition or (role.partition if role else appliance.partition)
         self.account = account or (role.account if role else appliance.account)

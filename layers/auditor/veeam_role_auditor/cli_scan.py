@@ -169,7 +169,8 @@ def run_scan_command(args: argparse.Namespace) -> int:
             check_topic(clients("sns"), args.topic_arn, errors)
         inventory = Inventory(clients("iam"), clients("sts"))
         with reading_status(errors) as progress:
-            result = scan_account(inventory, settings, progress=progress)
+            # Only publishing reads the findings' role snapshots (ASFF resource details, content digests).
+            result = scan_account(inventory, settings, progress=progress, keep_snapshots=bool(args.publish))
         if rules:
             result = replace(result, findings=tuple(apply_suppressions(result.findings, rules)))
     # The findings are shown before anything is published, so a failed publish never loses them.

@@ -184,16 +184,22 @@ class TrustMemo:
             if arn is None:
                 arn = parse_role_arn(role.arn)
         moment = now if now is not None else datetime.now(UTC).replace(microsecond=0)
-        planned = self._planned.get(id(role))
+        # Let go of what was planned for the role (the role itself, its key): a scan's pages of roles are let
+        # go once assessed, and the memo must not keep them alive until the scan ends.
+        planned = self._planned.pop(id(role), None)
         if planned is not None and planned[0] is role:
             key = planned[1]
         else:
             key = policy_key(role, arn) if arn is not None else None
         last = False
+        uses = 0
         if key is not None and self._uses is not None:
             self._left[key] -= 1
             last = self._left[key] <= 0
-        if key is None or (self._uses is not None and self._uses[key] < 2):
+            uses = self._uses[key]
+            if last:  # as if never expected: a later page's roles with this key are counted afresh
+                del self._left[key], self._uses[key]
+        if key is None or (self._uses is not None and uses < 2):
             return Conclusions(role, self.appliances, self.settings, moment), moment
         entries = self._entries.setdefault(key, {})
         context = (tuple(engine_appliances), moment)

@@ -113,6 +113,7 @@ def scan_account(
     previous_appliance_ids: Mapping[str, str] | None = None,
     now: datetime | None = None,
     deadline: Deadline = NO_DEADLINE,
+    keep_snapshots: bool = True,
 ) -> ScanResult:
     """A full scan: every in-scope role gets every check, plus one finding per appliance role.
 
@@ -121,9 +122,13 @@ def scan_account(
     the managed policies, read after the roles. The findings are those of :func:`assess_account` over
     every role, in the same order. Raises :class:`OutOfTimeError` when the deadline passes before every
     role was read.
+
+    ``keep_snapshots=False`` is for findings that are only printed, never published: a role finding then
+    leaves out ``role`` (its snapshot, which publishing reads), and the scan lets each role go once assessed
+    instead of keeping every trust policy and tag set until it ends.
     """
     with _collecting_the_scans_objects_only():
-        return _scan_account(inventory, settings, progress, previous_appliance_ids, now, deadline)
+        return _scan_account(inventory, settings, progress, previous_appliance_ids, now, deadline, keep_snapshots)
 
 
 @contextmanager
@@ -150,11 +155,13 @@ def _scan_account(
     previous_appliance_ids: Mapping[str, str] | None,
     now: datetime | None,
     deadline: Deadline,
+    keep_snapshots: bool,
 ) -> ScanResult:
     started_at = now or datetime.now(UTC)
     caller = inventory.caller()
-    # Every role read until the assessment starts (the appliance roles are among them), then only the
-    # roles in scope (their managed policies are read after the roles): the others are let go once assessed.
+    # Every role read until the assessment starts (the appliance roles are among them), then only the roles
+    # in scope that declare Veeam purposes (their managed policies are read after the roles): the others are
+    # let go once assessed (those in scope stay alive in their findings while keep_snapshots).
     kept: list[RoleSnapshot] = []
     seen = 0
     assessment: Assessment | None = None
@@ -164,7 +171,14 @@ def _scan_account(
         appliances = prepare_appliances(
             [inventory.appliance_state(arn, caller, by_arn) for arn in settings.appliance_role_arns]
         )
-        started = Assessment(appliances, settings, caller, previous_appliance_ids=previous_appliance_ids, now=now)
+        started = Assessment(
+            appliances,
+            settings,
+            caller,
+            previous_appliance_ids=previous_appliance_ids,
+            now=now,
+            keep_snapshots=keep_snapshots,
+        )
         kept[:] = started.add(kept)
         return started
 
@@ -237,8 +251,10 @@ class Assessment:
         previous_appliance_ids: Mapping[str, str] | None = None,
         now: datetime | None = None,
         share_verdicts: bool = True,
+        keep_snapshots: bool = True,
     ) -> None:
         self.appliances = tuple(appliances)
+        self.keep_snapshots = keep_snapshots
         self.settings = settings
         self.caller = caller
         self.previous_appliance_ids = previous_appliance_ids
@@ -252,15 +268,17 @@ class Assessment:
         ]
 
     def add(self, roles: Sequence[RoleSnapshot]) -> list[RoleSnapshot]:
-        """Assess ``roles`` (the next ones of the account, in its order); returns those in scope.
+        """Assess ``roles`` (the next ones of the account, in its order); returns those whose checks wait.
 
-        The checks of a role that declares purposes that read its managed policies wait for ``finish``.
+        The checks of a role in scope that declares purposes that read its managed policies wait for
+        ``finish``: the roles returned, whose managed policies are to be read.
         """
         settings = self.settings
         scoped = [role for role in roles if settings.in_scope(role.tags, role.path)]
         if self.memo is not None:
             self.memo.expect(scoped)
         scoped_ids = {id(role) for role in scoped}
+        waiting: list[RoleSnapshot] = []
         for role in roles:
             if id(role) in scoped_ids:
                 self.in_scope.add(role.arn)
@@ -269,11 +287,15 @@ class Assessment:
                 later = NEEDS_POLICIES if self._declares_purposes(role) else ()
                 started = self._begin(role, later)
                 self._parts.append(started if later else started())
+                if later:
+                    waiting.append(role)
             else:
-                drift = assess_untagged_role(role, self.appliances, settings, now=self.now)
+                drift = assess_untagged_role(
+                    role, self.appliances, settings, now=self.now, keep_snapshot=self.keep_snapshots
+                )
                 if drift is not None:
                     self._parts.append([drift])
-        return scoped
+        return waiting
 
     def finish(self, managed: ManagedPolicyDocuments | None = None) -> tuple[list[Finding], set[str]]:
         """Every finding, in the roles' order (the waiting roles assessed with ``managed``), and the ARNs in scope."""
@@ -302,6 +324,7 @@ class Assessment:
             memo=self.memo,
             purposes=self.purposes,
             later=later,
+            keep_snapshot=self.keep_snapshots,
         )
 
 

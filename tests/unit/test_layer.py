@@ -237,3 +237,45 @@ def test_in_lambda_each_function_traces_its_aws_calls_and_patches_nothing_else(
     # botocore's calls become X-Ray subsegments; the SDK's other patches (sqlite3, requests...) would only
     # import those libraries into every cold start.
     assert json.loads(done.stdout) == {"patched": ["botocore"], "sqlite3": False, "disabled": False}
+
+
+BYTECODE_PROBE = """
+import importlib.util, json, pathlib, sys
+from importlib.machinery import SourceFileLoader
+layer, site, handlers = sys.argv[1], sys.argv[2], sys.argv[3:]
+sys.path[:0] = [layer, site]
+compiled = []
+source_to_code = SourceFileLoader.source_to_code
+def recorded(loader, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return source_to_code(loader, data, path, *args, **kwargs)
+SourceFileLoader.source_to_code = recorded
+for path in handlers:
+    spec = importlib.util.spec_from_file_location("app_" + pathlib.Path(path).parent.name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+print(json.dumps({"compiled": compiled, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_what_lambda_provides_loads_from_its_bytecode(layer: Path, lambda_site: Path, tmp_path: Path) -> None:
+    """As in Lambda, whose runtime boto3 and Powertools layer ship bytecode: nothing of the site is compiled
+    when the functions start (bench/coldstart_bench.py would otherwise time compiling six and typing_extensions)."""
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
+    }
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", BYTECODE_PROBE, str(layer), str(lambda_site), *map(str, HANDLERS)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {"six", "typing_extensions", "aws_lambda_powertools", "boto3"} <= set(report["modules"])
+    assert [path for path in report["compiled"] if path.startswith(str(lambda_site))] == []

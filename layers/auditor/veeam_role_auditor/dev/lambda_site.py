@@ -9,6 +9,7 @@ import in Lambda. tests/unit/test_layer.py and bench/coldstart_bench.py use it.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import re
 from pathlib import Path
 
@@ -50,7 +51,13 @@ def top_level(distribution: str) -> set[str]:
 
 
 def build_lambda_site(site: Path) -> Path:
-    """``site`` holding only what Lambda provides (:data:`PROVIDED`), as links to this virtualenv's files."""
+    """``site`` holding only what Lambda provides (:data:`PROVIDED`), as links to this virtualenv's files.
+
+    With their bytecode, as Lambda has it: the runtime's boto3 and the Powertools layer ship compiled files
+    (the layer's canary fails when a cold start compiles any of its sources). A package's ``__pycache__``
+    comes with its folder; a single-file module's (six.py, typing_extensions.py) sits in site-packages'
+    own ``__pycache__``, linked here beside the module, or each interpreter would compile it again.
+    """
     site.mkdir(parents=True, exist_ok=True)
     for distribution, extras in PROVIDED.items():
         for name in requirements(distribution, extras):
@@ -61,4 +68,16 @@ def build_lambda_site(site: Path) -> Path:
                 target = site / source.name
                 if source.exists() and not target.exists():
                     target.symlink_to(source)
+                    if source.is_file():
+                        _link_bytecode(source, target)
     return site
+
+
+def _link_bytecode(source: Path, target: Path) -> None:
+    """Link ``source``'s bytecode where the interpreter looks for ``target``'s (valid: same mtime and size)."""
+    compiled = Path(importlib.util.cache_from_source(str(source)))
+    if compiled.exists():
+        linked = Path(importlib.util.cache_from_source(str(target)))
+        linked.parent.mkdir(exist_ok=True)
+        if not linked.exists():
+            linked.symlink_to(compiled)

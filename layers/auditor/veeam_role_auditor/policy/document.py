@@ -312,7 +312,7 @@ def _parse_statement(index: int, item: object, kind: PolicyKind, errors: list[st
     return Statement(
         index,
         sid,
-        cast(Literal["Allow", "Deny"], effect),
+        cast("Literal['Allow', 'Deny']", effect),  # a string: not subscripted on every statement
         principal,
         not_principal,
         actions,

@@ -28,6 +28,7 @@ from veeam_role_auditor.dev.sample_account import (
     TAG_KEY,
     UPGRADE_TARGET,
     VEEAM_VERSION,
+    SampleAccount,
     create_sample_account,
 )
 from veeam_role_auditor.inventory import Inventory
@@ -55,6 +56,17 @@ def gaad_calls(iam: Any) -> list[dict[str, Any]]:
     return calls
 
 
+def with_purposes(sample: SampleAccount) -> ScanSettings:
+    """Settings for the sample account, its purpose checks on."""
+    return ScanSettings(
+        appliance_role_arns=(sample.appliance_role_arn,),
+        tag_key=TAG_KEY,
+        purpose_tag_key=PURPOSE_TAG_KEY,
+        veeam_version=VEEAM_VERSION,
+        upgrade_target=UPGRADE_TARGET,
+    )
+
+
 @pytest.mark.parametrize("page_size", [1, 3, 1000])
 @pytest.mark.parametrize("roles_before", [0, 4])
 def test_a_scan_a_page_at_a_time_finds_what_assessing_the_whole_account_finds(
@@ -66,13 +78,7 @@ def test_a_scan_a_page_at_a_time_finds_what_assessing_the_whole_account_finds(
         tags = [{"Key": TAG_KEY, "Value": "true"}] if number % 2 else []
         iam.create_role(RoleName=f"Early{number}", AssumeRolePolicyDocument=EC2_TRUST, Tags=tags)
     sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
-    settings = ScanSettings(
-        appliance_role_arns=(sample.appliance_role_arn,),
-        tag_key=TAG_KEY,
-        purpose_tag_key=PURPOSE_TAG_KEY,
-        veeam_version=VEEAM_VERSION,
-        upgrade_target=UPGRADE_TARGET,
-    )
+    settings = with_purposes(sample)
     monkeypatch.setattr(inventory_module, "PAGE_SIZE", page_size)
     inventory = Inventory(iam, sts, now=lambda: NOW)
     calls = gaad_calls(iam)
@@ -150,13 +156,7 @@ def test_a_scan_lets_each_role_go_once_assessed_unless_its_findings_keep_it(
     once a page is assessed no snapshot of an earlier page is alive but the appliance role's and those of
     the roles that wait for their managed policies; with them, the roles the findings name stay alive."""
     sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
-    settings = ScanSettings(
-        appliance_role_arns=(sample.appliance_role_arn,),
-        tag_key=TAG_KEY,
-        purpose_tag_key=PURPOSE_TAG_KEY,
-        veeam_version=VEEAM_VERSION,
-        upgrade_target=UPGRADE_TARGET,
-    )
+    settings = with_purposes(sample)
     made: list[weakref.ref[RoleSnapshot]] = []
     waiting: set[str] = set()
     leftovers: list[set[str]] = []

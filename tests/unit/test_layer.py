@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,6 +164,28 @@ print(json.dumps({
 """
 
 
+def lambda_environment(task_root: Path) -> dict[str, str]:
+    """What the Lambda runtime sets; tracing is on (Tracing: Active in template.yaml)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
+    }
+
+
+def run_probe(script: str, environment: dict[str, str], *arguments: str, bytecode: bool = True) -> Any:
+    """What ``script`` prints (JSON), run with -I -S (and -B without ``bytecode``) by this interpreter."""
+    flags = ["-I", "-S"] if bytecode else ["-I", "-S", "-B"]
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", script, *arguments], capture_output=True, text=True, env=environment, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_each_function_imports_with_only_the_layer_boto3_and_powertools(layer: Path, lambda_site: Path) -> None:
     environment = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -171,15 +194,7 @@ def test_each_function_imports_with_only_the_layer_boto3_and_powertools(layer: P
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     # -I -S: no site-packages (so no rich, moto or editable install of this package), no PYTHON* variables.
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", PROBE, str(layer), str(lambda_site), *map(str, HANDLERS)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    report = run_probe(PROBE, environment, str(layer), str(lambda_site), *map(str, HANDLERS))
     assert "veeam_role_auditor.lambda_app" in report["handlers_loaded"]
     assert all(path.startswith(str(layer)) for path in report["files"]), report["files"]
     assert {"rich", "moto", "yaml", "pytest"}.isdisjoint(report["top_level"])
@@ -217,26 +232,10 @@ print(json.dumps({"patched": sorted(patcher._PATCHED_MODULES), "sqlite3": "sqlit
 def test_in_lambda_each_function_traces_its_aws_calls_and_patches_nothing_else(
     layer: Path, lambda_site: Path, handler: Path, tmp_path: Path
 ) -> None:
-    # What the Lambda runtime sets; tracing is on (Tracing: Active in template.yaml).
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
-        "LAMBDA_TASK_ROOT": str(tmp_path),
-        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
-    }
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", TRACING_PROBE, str(layer), str(lambda_site), str(handler)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    report = run_probe(TRACING_PROBE, lambda_environment(tmp_path), str(layer), str(lambda_site), str(handler))
     # botocore's calls become X-Ray subsegments; the SDK's other patches (sqlite3, requests...) would only
     # import those libraries into every cold start.
-    assert json.loads(done.stdout) == {"patched": ["botocore"], "sqlite3": False, "disabled": False}
+    assert report == {"patched": ["botocore"], "sqlite3": False, "disabled": False}
 
 
 BYTECODE_PROBE = """
@@ -261,21 +260,8 @@ print(json.dumps({"compiled": compiled, "modules": sorted(sys.modules)}))
 def test_what_lambda_provides_loads_from_its_bytecode(layer: Path, lambda_site: Path, tmp_path: Path) -> None:
     """As in Lambda, whose runtime boto3 and Powertools layer ship bytecode: nothing of the site is compiled
     when the functions start (bench/coldstart_bench.py would otherwise time compiling six and typing_extensions)."""
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_LAMBDA_FUNCTION_NAME": "veeam-role-auditor-probe",
-        "LAMBDA_TASK_ROOT": str(tmp_path),
-        "POWERTOOLS_SERVICE_NAME": "veeam-role-auditor",
-    }
-    done = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", BYTECODE_PROBE, str(layer), str(lambda_site), *map(str, HANDLERS)],
-        capture_output=True,
-        text=True,
-        env=environment,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
+    handlers = map(str, HANDLERS)
+    environment = lambda_environment(tmp_path)
+    report = run_probe(BYTECODE_PROBE, environment, str(layer), str(lambda_site), *handlers, bytecode=False)
     assert {"six", "typing_extensions", "aws_lambda_powertools", "boto3"} <= set(report["modules"])
     assert [path for path in report["compiled"] if path.startswith(str(lambda_site))] == []

@@ -126,6 +126,25 @@ def accounts(draw: st.DrawFn) -> tuple[list[RoleSnapshot], tuple[ApplianceState,
     return role_list, prepare_appliances(states), scan_settings
 
 
+def appliance_elsewhere() -> tuple[tuple[ApplianceState, ...], ScanSettings]:
+    """The appliance role, in another account than the roles', and the settings naming it."""
+    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
+    return appliances, ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+
+
+def repo(number: int, trust: object, tags: dict[str, str] | None = None) -> RoleSnapshot:
+    """Role Repo<number> of the account, tagged for Veeam (and with ``tags``)."""
+    return RoleSnapshot(
+        arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
+        name=f"Repo{number}",
+        role_id=f"AROA{number:016d}",
+        path="/",
+        trust_policy=trust,
+        tags={TAG: "true", **(tags or {})},
+        observed_at=OBSERVED,
+    )
+
+
 CALLER = Caller(partition="aws", account=ACCOUNT, arn=f"arn:aws:iam::{ACCOUNT}:role/auditor")
 
 
@@ -174,18 +193,9 @@ def test_the_memo_lets_go_of_each_role_once_it_has_its_conclusions() -> None:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": APPLIANCE_ARN}, "Action": "sts:AssumeRole"}],
     }
-    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
-    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    appliances, scan_settings = appliance_elsewhere()
     role_list = [
-        RoleSnapshot(
-            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
-            name=f"Repo{number}",
-            role_id=f"AROA{number:016d}",
-            path="/",
-            trust_policy=json.loads(json.dumps(trust)) if number < 2 else {**trust, "Id": str(number)},
-            tags={TAG: "true"},
-            observed_at=OBSERVED,
-        )
+        repo(number, json.loads(json.dumps(trust)) if number < 2 else {**trust, "Id": str(number)})
         for number in range(4)
     ]
     memo = TrustMemo(appliances, scan_settings, roles=role_list)
@@ -203,19 +213,10 @@ def test_roles_from_one_template_share_one_evaluation() -> None:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": APPLIANCE_ARN}, "Action": "sts:AssumeRole"}],
     }
-    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
-    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    appliances, scan_settings = appliance_elsewhere()
     memo = TrustMemo(appliances, scan_settings)
     for number in range(50):
-        role = RoleSnapshot(
-            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
-            name=f"Repo{number}",
-            role_id=f"AROA{number:016d}",
-            path="/",
-            trust_policy=json.loads(json.dumps(trust)),  # equal documents, not the same object
-            tags={TAG: "true", "n": str(number)},
-            observed_at=OBSERVED,
-        )
+        role = repo(number, json.loads(json.dumps(trust)), {"n": str(number)})  # equal documents, not the same object
         findings = assess_role(role, appliances, scan_settings, now=OBSERVED, memo=memo)
         assert findings[0].title.endswith(f": Repo{number}")
     assert memo.hits == 49
@@ -233,20 +234,11 @@ def test_a_policy_reading_resource_tags_is_shared_only_by_roles_with_the_same_ta
             }
         ],
     }
-    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
-    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
+    appliances, scan_settings = appliance_elsewhere()
     memo = TrustMemo(appliances, scan_settings)
     statuses = []
     for number, team in enumerate(["backup", "ops", "backup"]):
-        role = RoleSnapshot(
-            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
-            name=f"Repo{number}",
-            role_id=f"AROA{number:016d}",
-            path="/",
-            trust_policy=trust,
-            tags={TAG: "true", "team": team},
-            observed_at=OBSERVED,
-        )
+        role = repo(number, trust, {"team": team})
         statuses.append(assess_role(role, appliances, scan_settings, now=OBSERVED, memo=memo)[0].status)
     assert statuses == ["PASSED", "FAILED", "PASSED"]
     assert memo.hits == 1
@@ -290,20 +282,8 @@ def test_a_correction_that_raises_is_not_remembered_as_none(monkeypatch: pytest.
             },
         ],
     }
-    appliances = prepare_appliances([ApplianceState(role_arn=APPLIANCE_ARN, in_scanned_account=False)])
-    scan_settings = ScanSettings(appliance_role_arns=(APPLIANCE_ARN,), tag_key=TAG)
-    role_list = [
-        RoleSnapshot(
-            arn=f"arn:aws:iam::{ACCOUNT}:role/Repo{number}",
-            name=f"Repo{number}",
-            role_id=f"AROA{number:016d}",
-            path="/",
-            trust_policy=trust,
-            tags={TAG: "true"},
-            observed_at=OBSERVED,
-        )
-        for number in range(3)
-    ]
+    appliances, scan_settings = appliance_elsewhere()
+    role_list = [repo(number, trust) for number in range(3)]
     shared, _ = assess_account(role_list, appliances, scan_settings, CALLER, now=OBSERVED, share_verdicts=True)
     alone, _ = assess_account(role_list, appliances, scan_settings, CALLER, now=OBSERVED, share_verdicts=False)
     # (the appliance's own finding, observed now since it is in another account, aside)

@@ -79,7 +79,6 @@ def assess_role(
     partition: str | None = None,
     memo: TrustMemo | None = None,
     purposes: PurposeScan | None = None,
-    keep_snapshot: bool = True,
 ) -> list[Finding]:
     """Every check's result for one role in scope: PASSED, FAILED, WARNING or NOT_AVAILABLE.
 
@@ -89,7 +88,6 @@ def assess_role(
     account's) name such a finding when the role's own ARN cannot. ``memo`` (one per scan, for these
     ``appliances`` and ``settings``) shares the trust verdicts of roles whose trust policies conclude alike.
     ``purposes`` (one per scan) enables the purpose checks for a role that declares its purposes.
-    ``keep_snapshot=False``: the findings leave out ``role`` (see :class:`_Builder`).
     """
     return begin_role(
         role,
@@ -101,7 +99,6 @@ def assess_role(
         partition=partition,
         memo=memo,
         purposes=purposes,
-        keep_snapshot=keep_snapshot,
     )()
 
 
@@ -122,6 +119,7 @@ def begin_role(
     """:func:`assess_role` in two steps: every unit but ``later`` now, those when the returned function is
     called (a scan reads the managed policies after the roles), which returns the findings in the registry's
     order. Neither step raises: if either does, every check of the role is NOT_AVAILABLE, as in assess_role.
+    ``keep_snapshot=False``: the findings leave out ``role`` (see :class:`_Builder`).
     """
 
     def failed(error: Exception) -> list[Finding]:

@@ -170,7 +170,7 @@ def run_scan_command(args: argparse.Namespace) -> int:
         inventory = Inventory(clients("iam"), clients("sts"))
         with reading_status(errors) as progress:
             # Only publishing reads the findings' role snapshots (ASFF resource details, content digests).
-            result = scan_account(inventory, settings, progress=progress, keep_snapshots=bool(args.publish))
+            result = scan_account(inventory, settings, progress=progress, keep_snapshots=args.publish)
         if rules:
             result = replace(result, findings=tuple(apply_suppressions(result.findings, rules)))
     # The findings are shown before anything is published, so a failed publish never loses them.

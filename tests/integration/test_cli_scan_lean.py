@@ -1,4 +1,5 @@
-"""A scan into a pipe loads no terminal stack and starts no thread; on a terminal the status still shows."""
+"""A scan into a pipe loads no terminal stack and starts no thread; on a terminal the status still shows.
+A scan without --publish loads no publishing."""
 
 from __future__ import annotations
 
@@ -38,7 +39,9 @@ PROBE = textwrap.dedent(
         finally:
             sys.stdout = real
     loaded = sorted(name for name in sys.modules if name == "rich" or name.startswith("rich."))
-    print(json.dumps({"code": code, "rich": loaded, "threads": sorted(threads), "chars": len(out.getvalue())}))
+    publishing = sorted(name for name in sys.modules if name.startswith("veeam_role_auditor.publish"))
+    print(json.dumps({"code": code, "rich": loaded, "threads": sorted(threads), "chars": len(out.getvalue()),
+                      "publishing": publishing}))
     """
 )
 
@@ -59,12 +62,13 @@ def probe(*argv: str, env: dict[str, str] | None = None) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("output", [["--format", "json"], ["--format", "csv"], []])
-def test_a_scan_into_a_pipe_imports_no_rich_and_runs_no_refresh_thread(output: list[str]) -> None:
+def test_a_scan_into_a_pipe_imports_no_rich_nor_publishing_and_runs_no_refresh_thread(output: list[str]) -> None:
     result = probe(*output)
     assert result["code"] == 1
     assert result["rich"] == []
     assert not [name for name in result["threads"] if "rich" in name]  # type: ignore[attr-defined]
     assert result["chars"] > 1000
+    assert result["publishing"] == []
 
 
 def test_forced_colour_is_treated_as_a_terminal_as_rich_treats_it() -> None:

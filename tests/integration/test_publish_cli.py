@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from veeam_role_auditor import cli_scan
+from veeam_role_auditor import cli_scan, publish
 from veeam_role_auditor.cli import main
 from veeam_role_auditor.dev.sample_account import SampleAccount, expected_alerts, expected_count, import_calls
 from veeam_role_auditor.publish.state import create_table
@@ -46,13 +46,13 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
         error = {"Code": "AccessDeniedException", "Message": "explicit deny in a service control policy"}
         raise ClientError({"Error": error}, "BatchImportFindings")
 
-    make_publisher = cli_scan.make_publisher
+    make_publisher = publish.make_publisher  # what --publish imports when it runs
 
     def refusing(**clients: Any) -> Any:
         clients["securityhub"].meta.events.register("before-call.securityhub.BatchImportFindings", denied)
         return make_publisher(**clients)
 
-    monkeypatch.setattr(cli_scan, "make_publisher", refusing)
+    monkeypatch.setattr(publish, "make_publisher", refusing)
     code = main(publish_argv(sample, topic))
     err = capsys.readouterr().err
     assert code == 3
@@ -62,7 +62,7 @@ def test_scan_publish_when_security_hub_refuses_sends_alerts_and_exits_3(
         f"{expected_count()} not imported (retried next run); alerts: {expected_alerts()} messages for "
         f"{expected_alerts()} changes; 0 findings unchanged.\n"
     )
-    monkeypatch.setattr(cli_scan, "make_publisher", make_publisher)
+    monkeypatch.setattr(publish, "make_publisher", make_publisher)
     assert main(publish_argv(sample, topic)) == 1  # failing findings, published this time
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"Security Hub: imported {expected_count()} findings in {import_calls()}; "

@@ -1,7 +1,8 @@
 """The ``scan`` and ``fix`` commands (imported lazily: ``evaluate`` needs neither boto3 nor rich).
 
 rich is imported only for what it draws: the table, the live status on a terminal, notes on standard
-error and ``fix``. A JSON or CSV scan into a pipe never loads it and starts no refresh thread.
+error and ``fix``. A JSON or CSV scan into a pipe never loads it and starts no refresh thread. Publishing
+(``veeam_role_auditor.publish``) is imported only by ``--publish``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from .inventory import Inventory
 from .model import SEVERITY_ORDER, Finding, iso
 from .policy import Appliance, InvalidArnError, TrustVerdict, evaluate_trust, make_appliance
 from .policy.document import PolicyParseError, decode_document
-from .publish import MAX_CLOCK_SKEW, ClockSkewError, PublishError, PublishReport, PublishSettings, make_publisher
-from .publish.clock import aws_time, describe_skew
 from .remediation import DEFAULT_TRUST_POLICY_QUOTA, narrowed_trust_policy, plan_trust_fix, policy_diff
 from .scan import ProgressCallback, ScanResult, full_scope, scan_account
 from .settings import ScanSettings, SettingsError
@@ -49,6 +48,8 @@ from .text import escape_control
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
+
+    from .publish import PublishReport
 
 _SEVERITY_STYLE = {
     "CRITICAL": "bold white on red",
@@ -272,6 +273,8 @@ def check_topic(sns: Any, topic_arn: str, errors: LazyConsole) -> None:
 
 
 def publish_result(args: argparse.Namespace, clients: Clients, result: ScanResult) -> PublishReport:
+    from .publish import ClockSkewError, PublishError, PublishSettings, make_publisher
+
     try:
         settings = PublishSettings(
             region=clients.region,
@@ -317,6 +320,9 @@ def check_clock(sts: Any) -> None:
     deployed functions stale until then (publish/clock.py). AWS's time is the Date of an STS response
     (GetCallerIdentity needs no permission).
     """
+    from .publish import MAX_CLOCK_SKEW
+    from .publish.clock import aws_time, describe_skew
+
     aws_now = aws_time(sts.get_caller_identity())
     if aws_now is None:
         return  # no Date header: the publisher still checks against the state table's responses

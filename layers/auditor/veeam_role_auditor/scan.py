@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .assess import (
     TrustMemo,
@@ -23,8 +23,10 @@ from .deadline import NO_DEADLINE, Deadline, OutOfTimeError
 from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, ManagedPolicyDocuments, RoleSnapshot
 from .policy import InvalidArnError, parse_role_arn
-from .publish.publisher import Scope
 from .settings import ScanSettings
+
+if TYPE_CHECKING:
+    from .publish.publisher import Scope
 
 T = TypeVar("T")
 
@@ -367,6 +369,8 @@ def selected(findings: list[Finding], settings: ScanSettings) -> list[Finding]:
 
 def full_scope(result: ScanResult) -> Scope:
     """A full scan speaks for every finding of the account: the ones it did not report get archived."""
+    from .publish.publisher import Scope  # only publishing asks: a scan that prints loads no publishing
+
     return Scope(
         account=result.caller.account, partition=result.caller.partition, observed_at=result.started_at, full=True
     )

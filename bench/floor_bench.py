@@ -7,7 +7,9 @@ One moto server (in this process, counting the API calls it serves) holds an acc
 half tagged for Veeam (bench/workload.py). Each measurement is a fresh interpreter, timed from start to
 exit: wall seconds, CPU seconds (user + system, of that process only: the emulator's work is not in it),
 peak resident memory (ru_maxrss) and the API calls it made. Rows run interleaved, one of each per round,
-and the median of the rounds is printed, so that a busy moment of the machine falls on every row alike.
+and the median of the rounds is printed, so that a busy moment of the machine falls on every row alike;
+the minimum wall and its ratio to the floor's minimum are printed beside it, since this machine's medians
+drift by 10-20% between runs of the same trees.
 
 - floor:            ``import boto3``, then every GetAccountAuthorizationDetails page (Filter Role), as any
                     boto3 program reads the account (botocore's own timestamp parser);
@@ -373,9 +375,10 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; populating (not measured): {populated:.0f} s")
     print(
         f"{'what':46} {'wall s':>7} {'CPU s':>7} {'peak MB':>8} {'calls':>6} {'in-process wall':>16} {'CPU':>6}"
-        f" {'wall vs floor':>13}"
+        f" {'wall vs floor':>13} {'min wall':>8} {'min vs floor':>12}"
     )
     floor = statistics.median(sample.wall for sample in samples["floor (boto3 as is)"])
+    floor_min = min(sample.wall for sample in samples["floor (boto3 as is)"])
     for name, rows in samples.items():
         wall = statistics.median(row.wall for row in rows)
         inner_walls = [row.inner_wall for row in rows if row.inner_wall is not None]
@@ -389,6 +392,7 @@ def main() -> None:
                 else f" {'':>16} {'':>6}"
             )
             + f" {wall / floor:>12.2f}x"
+            + f" {min(row.wall for row in rows):>8.2f} {min(row.wall for row in rows) / floor_min:>11.2f}x"
         )
     if not args.no_lambda:
         scans = {

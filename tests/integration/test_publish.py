@@ -390,7 +390,7 @@ def test_many_transitions_become_one_digest(pipeline: Pipeline) -> None:
         "account": pipeline.sample.account,
         "transition": "digest",
     }
-    assert digest.body.startswith(f"{ALERTS} changes in account {pipeline.sample.account}: {ALERTS} new failure.")
+    assert digest.body.startswith(f"{ALERTS} changes in account {pipeline.sample.account}: {ALERTS} new failures.")
     assert len(digest.machine) == ALERTS
 
 

@@ -60,3 +60,20 @@ def test_role_arns_in_bodies_and_digests_are_escaped() -> None:
     digest = digest_message([transition(role_arn=arn, finding=None)] * 2, "111122223333")
     assert visible(digest.body)
     assert "odd\\x7f/Repo\\u202e (VRA-TRUST-1)" in digest.body
+
+
+def test_a_digest_counts_each_kind_of_change_in_words() -> None:
+    changes = (
+        [transition()] * 14
+        + [transition(kind="severity_change", previous_severity="MEDIUM")]
+        + [transition(kind="resolved", status="PASSED", severity="INFORMATIONAL")] * 2
+    )
+    digest = digest_message(changes, "111122223333")
+    assert digest.body.splitlines()[0] == (
+        "17 changes in account 111122223333: 14 new failures, 2 resolved, 1 severity change."
+    )
+    assert digest.subject == "[HIGH] Veeam role auditor: 17 changes in account 111122223333"
+    one_each = [transition(), transition(kind="archived", status="PASSED", severity="INFORMATIONAL")]
+    assert digest_message(one_each, "111122223333").body.splitlines()[0] == (
+        "2 changes in account 111122223333: 1 archived, 1 new failure."
+    )

@@ -98,7 +98,7 @@ def test_a_digest_is_a_chat_notification_too() -> None:
     _, chat = bodies(digest_message(many, "111122223333").publish_arguments(TOPIC))
     assert_custom_notification(chat)
     assert chat["metadata"]["eventType"] == "digest"
-    assert chat["content"]["description"].splitlines()[0] == "30 changes in account 111122223333: 30 new failure."
+    assert chat["content"]["description"].splitlines()[0] == "30 changes in account 111122223333: 30 new failures."
 
 
 def test_policy_text_cannot_mention_a_channel_or_forge_a_link_in_chat() -> None:

@@ -234,14 +234,29 @@ def transition_message(transition: Transition) -> Message:
     )
 
 
+# "3 new failures, 1 severity change, 2 resolved": nouns take a plural, participles (resolved, archived) do not.
+_NOUNS = {
+    "change": ("change", "changes"),
+    "new_failure": ("new failure", "new failures"),
+    "severity_change": ("severity change", "severity changes"),
+}
+
+
+def _counted(kind: str, count: int) -> str:
+    """``count`` transitions of ``kind`` (a Kind, or "change") in words: "1 new failure", "14 new failures"."""
+    words = kind.replace("_", " ")
+    singular, plural = _NOUNS.get(kind, (words, words))
+    return f"{count} {singular if count == 1 else plural}"
+
+
 def digest_message(transitions: Sequence[Transition], account: str) -> Message:
     """One message for many transitions (the first scan of a large account, or a mass change)."""
     kinds = Counter(t.kind for t in transitions)
     severities = Counter(t.alert_severity for t in transitions if t.kind != "resolved")
     worst = max((t.alert_severity for t in transitions), key=SEVERITY_ORDER.__getitem__)
-    summary = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
+    summary = ", ".join(_counted(kind, count) for kind, count in sorted(kinds.items()))
     lines = [
-        f"{len(transitions)} changes in account {account}: {summary}.",
+        f"{_counted('change', len(transitions))} in account {account}: {summary}.",
         "By severity: "
         + ", ".join(f"{severities[name]} {name}" for name in reversed(SEVERITY_ORDER) if severities[name]),
         "",
@@ -274,7 +289,7 @@ def digest_message(transitions: Sequence[Transition], account: str) -> Message:
     while len(body.encode()) + len(machine.encode()) > MAX_MESSAGE_BYTES and compact:
         compact = compact[: len(compact) // 2]
         machine = json.dumps({"truncated_to": len(compact), "changes": compact})
-    subject = subject_line(f"[{worst}] Veeam role auditor: {len(transitions)} changes in account {account}")
+    subject = subject_line(f"[{worst}] Veeam role auditor: {_counted('change', len(transitions))} in account {account}")
     chat = chat_notification(
         title=subject,
         description="\n".join([lines[0], lines[1], ""] + listed[:10] + (["…"] if len(listed) > 10 else [])),

@@ -43,7 +43,7 @@ from .suppressions import (
     parse_rules,
     split_expired,
 )
-from .text import escape_control
+from .text import escape_control, plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -543,10 +543,6 @@ def _print_block(console: Console, finding: Finding) -> None:
             break_on_hyphens=False,
         )
         console.print(wrapped, style="dim", markup=False, soft_wrap=True)
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"
 
 
 def summary_line(result: ScanResult) -> str:

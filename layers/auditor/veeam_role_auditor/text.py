@@ -3,7 +3,8 @@
 Policy documents, condition keys, tag values and role descriptions are written by whoever can edit a
 role. Shown raw, an ESC sequence repaints a terminal, a newline forges a line of output, and a
 right-to-left override (U+202E) makes a principal read backwards. Every renderer passes such text
-through `escape_control` so it stays text. Pure: no I/O, standard library only.
+through `escape_control` so it stays text. Also `plural`, the counts every renderer writes in words.
+Pure: no I/O, standard library only.
 """
 
 from __future__ import annotations
@@ -37,3 +38,8 @@ def escape_control(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(_visible(char) if unicodedata.category(char) in _ESCAPED_CATEGORIES else char for char in text)
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``count`` things in words: "1 finding", "3 findings"; ``plural_form`` when it is not singular + "s"."""
+    return f"{count} {singular if count == 1 else plural_form or singular + 's'}"

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from .. import checks
 from ..model import SEVERITY_ORDER, Finding
-from ..text import escape_control
+from ..text import escape_control, plural
 
 Kind = Literal["new_failure", "severity_change", "resolved", "archived"]
 MAX_SUBJECT = 99
@@ -234,19 +234,11 @@ def transition_message(transition: Transition) -> Message:
     )
 
 
-# "3 new failures, 1 severity change, 2 resolved": nouns take a plural, participles (resolved, archived) do not.
-_NOUNS = {
-    "change": ("change", "changes"),
-    "new_failure": ("new failure", "new failures"),
-    "severity_change": ("severity change", "severity changes"),
-}
-
-
-def _counted(kind: str, count: int) -> str:
-    """``count`` transitions of ``kind`` (a Kind, or "change") in words: "1 new failure", "14 new failures"."""
+def _counted(kind: Kind, count: int) -> str:
+    """``count`` transitions of ``kind`` in words: "14 new failures", "1 severity change", "2 resolved"."""
     words = kind.replace("_", " ")
-    singular, plural = _NOUNS.get(kind, (words, words))
-    return f"{count} {singular if count == 1 else plural}"
+    # nouns take a plural; the participles (resolved, archived) do not
+    return plural(count, words, None if kind in ("new_failure", "severity_change") else words)
 
 
 def digest_message(transitions: Sequence[Transition], account: str) -> Message:
@@ -256,7 +248,7 @@ def digest_message(transitions: Sequence[Transition], account: str) -> Message:
     worst = max((t.alert_severity for t in transitions), key=SEVERITY_ORDER.__getitem__)
     summary = ", ".join(_counted(kind, count) for kind, count in sorted(kinds.items()))
     lines = [
-        f"{_counted('change', len(transitions))} in account {account}: {summary}.",
+        f"{plural(len(transitions), 'change')} in account {account}: {summary}.",
         "By severity: "
         + ", ".join(f"{severities[name]} {name}" for name in reversed(SEVERITY_ORDER) if severities[name]),
         "",
@@ -289,7 +281,7 @@ def digest_message(transitions: Sequence[Transition], account: str) -> Message:
     while len(body.encode()) + len(machine.encode()) > MAX_MESSAGE_BYTES and compact:
         compact = compact[: len(compact) // 2]
         machine = json.dumps({"truncated_to": len(compact), "changes": compact})
-    subject = subject_line(f"[{worst}] Veeam role auditor: {_counted('change', len(transitions))} in account {account}")
+    subject = subject_line(f"[{worst}] Veeam role auditor: {plural(len(transitions), 'change')} in account {account}")
     chat = chat_notification(
         title=subject,
         description="\n".join([lines[0], lines[1], ""] + listed[:10] + (["…"] if len(listed) > 10 else [])),

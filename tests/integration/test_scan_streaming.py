@@ -11,6 +11,7 @@ import gc
 import json
 import math
 import threading
+import types
 import weakref
 from collections.abc import Iterator
 from dataclasses import replace
@@ -200,3 +201,122 @@ def test_a_scan_lets_each_role_go_once_assessed_unless_its_findings_keep_it(
         assert {finding.role.arn for finding in result.findings if finding.role} == {sample.appliance_role_arn}
         for leftover in leftovers:
             assert leftover <= waiting | {sample.appliance_role_arn}
+
+
+def test_the_first_page_of_roles_is_on_its_way_while_sts_answers_who_the_scan_runs_as(iam: Any, sts: Any) -> None:
+    """STS GetCallerIdentity waits until GetAccountAuthorizationDetails has been sent: a scan that asked
+    STS first (one round trip, on a connection of its own, before the first page) would time out here."""
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+    page_sent = threading.Event()
+    waited: list[bool] = []
+
+    def sent(**_: Any) -> None:
+        page_sent.set()
+
+    def wait_for_the_page(**_: Any) -> None:
+        waited.append(page_sent.wait(timeout=10))
+
+    iam.meta.events.register("before-send.iam.GetAccountAuthorizationDetails", sent)
+    sts.meta.events.register("before-send.sts.GetCallerIdentity", wait_for_the_page)
+    settings = ScanSettings(appliance_role_arns=(sample.appliance_role_arn,), tag_key=TAG_KEY)
+
+    result = scan_account(Inventory(iam, sts, now=lambda: NOW), settings, now=NOW)
+
+    assert waited == [True]
+    assert result.caller.account == sample.account
+    assert result.roles_seen == len(iam.list_roles()["Roles"])
+
+
+def test_an_sts_error_is_raised_by_the_scan_while_its_first_page_was_on_its_way(iam: Any, sts: Any) -> None:
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+
+    def refuse(**_: Any) -> None:
+        raise ConnectionError("STS is unreachable")
+
+    sts.meta.events.register("before-send.sts.GetCallerIdentity", refuse)
+    settings = ScanSettings(appliance_role_arns=(sample.appliance_role_arn,), tag_key=TAG_KEY)
+
+    with pytest.raises(ConnectionError, match="STS is unreachable"):
+        scan_account(Inventory(iam, sts, now=lambda: NOW), settings, now=NOW)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_cycle_collector_is_off_during_a_scan_and_as_it_was_after_it(
+    iam: Any, sts: Any, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Off while the scan runs (reading pages and assessing), then on again only if it was on; the
+    collector's state comes back when the scan raises, too."""
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+    settings = ScanSettings(appliance_role_arns=(sample.appliance_role_arn,), tag_key=TAG_KEY)
+    during: list[bool] = []
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        scan_account(
+            Inventory(iam, sts, now=lambda: NOW),
+            settings,
+            now=NOW,
+            progress=lambda pages, roles: during.append(gc.isenabled()),
+        )
+        after = gc.isenabled()
+
+        def broken(*_: Any, **__: Any) -> None:
+            raise RuntimeError("defect")
+
+        monkeypatch.setattr(scan_module, "read_managed_policies", broken)
+        with pytest.raises(RuntimeError, match="defect"):
+            scan_account(Inventory(iam, sts, now=lambda: NOW), settings, now=NOW)
+        after_error = gc.isenabled()
+    finally:
+        (gc.enable if was else gc.disable)()
+
+    assert during == [False]
+    assert after is enabled
+    assert after_error is enabled
+
+
+@pytest.mark.parametrize("keep_snapshots", [True, False])
+def test_a_scan_makes_no_garbage_cycles_while_it_runs(
+    iam: Any, sts: Any, monkeypatch: pytest.MonkeyPatch, keep_snapshots: bool
+) -> None:
+    """Why the collector can be off during a scan: reference counting frees what a scan drops while it
+    runs, so nothing piles up. After every page (3 roles, purposes on: every kind of check, malformed and
+    odd trust policies, drift), a collection finds no object of ours in a cycle that is garbage. (What the
+    scan keeps until it ends, such as the purpose checks' memo, is freed when it ends, collector on again.)"""
+    sample = create_sample_account(iam, str(sts.get_caller_identity()["Account"]))
+    add = scan_module.Assessment.add
+    found: list[list[str]] = []
+
+    def collected(assessment: scan_module.Assessment, roles: list[RoleSnapshot]) -> list[RoleSnapshot]:
+        returned = add(assessment, roles)
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            gc.collect()
+            found.append(
+                sorted({type(item).__qualname__ for item in gc.garbage if _ours(item)}),
+            )
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+        return returned
+
+    monkeypatch.setattr(scan_module.Assessment, "add", collected)
+    monkeypatch.setattr(inventory_module, "PAGE_SIZE", 3)
+    inventory = Inventory(iam, sts, now=lambda: NOW)
+    gc.collect()  # what earlier tests left
+    with iam_paging():
+        result = scan_account(inventory, with_purposes(sample), now=NOW, keep_snapshots=keep_snapshots)
+
+    assert len(found) > 3  # collected after every page
+    assert found == [[]] * len(found)
+    assert {finding.status for finding in result.findings} >= {"PASSED", "FAILED", "WARNING"}
+    assert any(finding.check.startswith("VRA-PURPOSE") for finding in result.findings)
+
+
+def _ours(item: object) -> bool:
+    module = getattr(type(item), "__module__", "") or ""
+    if module.startswith("veeam_role_auditor"):
+        return True
+    if type(item) is types.MethodType:  # type(), not isinstance: gc.garbage may hold dead weak proxies
+        item = item.__func__
+    return type(item) is types.FunctionType and "veeam_role_auditor" in item.__code__.co_filename

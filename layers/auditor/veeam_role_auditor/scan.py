@@ -55,17 +55,19 @@ def read_account(
     inventory: Inventory, progress: ProgressCallback | None = None, deadline: Deadline = NO_DEADLINE
 ) -> list[RoleSnapshot]:
     """Every role of the account. Raises on any error: a partial list must never look complete."""
-    return [role for page in _pages(inventory, progress, deadline) for role in page]
+    return [role for page in _pages(read_ahead(inventory.role_pages()), progress, deadline) for role in page]
 
 
-def _pages(inventory: Inventory, progress: ProgressCallback | None, deadline: Deadline) -> Iterator[list[RoleSnapshot]]:
-    """The account's roles a page at a time; the next page is read meanwhile.
+def _pages(
+    reading: Iterator[list[RoleSnapshot]], progress: ProgressCallback | None, deadline: Deadline
+) -> Iterator[list[RoleSnapshot]]:
+    """The account's roles a page at a time, from ``reading`` (a :func:`read_ahead` of ``Inventory.role_pages``).
 
     Raises :class:`OutOfTimeError` when the deadline passes before every role was read, and whatever
     reading a page raised: a partial list must never look complete.
     """
     read = 0
-    for pages, page in enumerate(read_ahead(inventory.role_pages()), start=1):
+    for pages, page in enumerate(reading, start=1):
         read += len(page)
         if progress:
             progress(pages, read)
@@ -80,12 +82,19 @@ _END = object()
 def read_ahead(pages: Iterator[T]) -> Iterator[T]:
     """``pages``, the next one already being read (in a thread) while the caller works on this one.
 
+    The first page is asked for at once, when this is called, not when the caller first asks for it: the
+    caller can do something else meanwhile (a scan asks STS who it runs as).
+
     A scan's time is mostly the wait for GetAccountAuthorizationDetails pages: assessing a page while the
     next one is on its way hides the assessment in that wait. The same calls, in the same order, one at a
     time; an error reading a page is raised here, where that page was due. The thread is a daemon: a
-    caller that stops early (out of time) leaves at most one call finishing behind it and never waits for it.
+    caller that stops early (out of time, or an error of its own) leaves at most one call finishing behind
+    it and never waits for it.
     """
-    future = _next_in_thread(pages)
+    return _ahead(pages, _next_in_thread(pages))
+
+
+def _ahead(pages: Iterator[T], future: Future[object]) -> Iterator[T]:
     while True:
         page = future.result()
         if page is _END:
@@ -129,25 +138,31 @@ def scan_account(
     leaves out ``role`` (its snapshot, which publishing reads), and the scan lets each role go once assessed
     instead of keeping every trust policy and tag set until it ends.
     """
-    with _collecting_the_scans_objects_only():
+    with _no_cycle_collection():
         return _scan_account(inventory, settings, progress, previous_appliance_ids, now, deadline, keep_snapshots)
 
 
 @contextmanager
-def _collecting_the_scans_objects_only() -> Iterator[None]:
-    """Garbage collection leaves out the objects already alive when the scan starts, until it ends.
+def _no_cycle_collection() -> Iterator[None]:
+    """No garbage collection (of reference cycles) while the scan runs; what it keeps joins the oldest generation.
 
-    A scan makes hundreds of thousands of objects that live until it ends (snapshots, verdicts, findings),
-    so the collector's full passes come often, and each would also walk every object alive before it (the
-    modules, botocore's service models; in a test or a benchmark, the emulator's account too), none of
-    which the scan turns into garbage. ``gc.freeze`` sets those aside for the scan, ``gc.unfreeze`` gives
-    them back: the same collections over the scan's own objects (bench/purpose_bench.py measures it).
+    A scan makes hundreds of thousands of objects that live until it ends (snapshots, verdicts, findings) and
+    no reference cycles: reference counting frees all that it drops (a full scan of the bench account leaves
+    nothing for ``gc.collect()``, see the test). The collector would still walk those objects again and again
+    as they pile up, and the modules and botocore's service models alive before the scan on each full pass,
+    to find nothing: about 40 ms of a 5,000-role scan. It is switched off for the scan and back on after it,
+    if it was on. ``gc.freeze`` then ``gc.unfreeze`` move the objects the scan made into the oldest
+    generation at once, so that the first collections after the scan do not walk them either.
     """
-    gc.freeze()
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _scan_account(
@@ -160,6 +175,9 @@ def _scan_account(
     keep_snapshots: bool,
 ) -> ScanResult:
     started_at = now or datetime.now(UTC)
+    # The first page of roles is on its way while STS answers who the scan runs as (its account and
+    # partition, needed once that page is in): one round trip (and connection) less to wait for.
+    pages = _pages(read_ahead(inventory.role_pages()), progress, deadline)
     caller = inventory.caller()
     # Every role read until the assessment starts (the appliance roles are among them), then only the roles
     # in scope that declare Veeam purposes (their managed policies are read after the roles): the others are
@@ -184,7 +202,7 @@ def _scan_account(
         kept[:] = started.add(kept)
         return started
 
-    for page in _pages(inventory, progress, deadline):
+    for page in pages:
         seen += len(page)
         if assessment is not None:
             kept.extend(assessment.add(page))

@@ -9,7 +9,7 @@ from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .assess import (
     TrustMemo,
@@ -55,13 +55,13 @@ def read_account(
     inventory: Inventory, progress: ProgressCallback | None = None, deadline: Deadline = NO_DEADLINE
 ) -> list[RoleSnapshot]:
     """Every role of the account. Raises on any error: a partial list must never look complete."""
-    return [role for page in _pages(read_ahead(inventory.role_pages()), progress, deadline) for role in page]
+    return [role for page in _pages(ReadAhead(inventory.role_pages()), progress, deadline) for role in page]
 
 
 def _pages(
     reading: Iterator[list[RoleSnapshot]], progress: ProgressCallback | None, deadline: Deadline
 ) -> Iterator[list[RoleSnapshot]]:
-    """The account's roles a page at a time, from ``reading`` (a :func:`read_ahead` of ``Inventory.role_pages``).
+    """The account's roles a page at a time, from ``reading`` (a :class:`ReadAhead` of ``Inventory.role_pages``).
 
     Raises :class:`OutOfTimeError` when the deadline passes before every role was read, and whatever
     reading a page raised: a partial list must never look complete.
@@ -79,28 +79,41 @@ def _pages(
 _END = object()
 
 
-def read_ahead(pages: Iterator[T]) -> Iterator[T]:
+class ReadAhead(Generic[T]):
     """``pages``, the next one already being read (in a thread) while the caller works on this one.
 
-    The first page is asked for at once, when this is called, not when the caller first asks for it: the
+    The first page is asked for at once, when this is made, not when the caller first asks for it: the
     caller can do something else meanwhile (a scan asks STS who it runs as).
 
     A scan's time is mostly the wait for GetAccountAuthorizationDetails pages: assessing a page while the
     next one is on its way hides the assessment in that wait. The same calls, in the same order, one at a
     time; an error reading a page is raised here, where that page was due. The thread is a daemon: a
-    caller that stops early (out of time, or an error of its own) leaves at most one call finishing behind
-    it and never waits for it.
+    caller that stops early (out of time) leaves at most one call finishing behind it and never waits for
+    it, unless it waits with :meth:`settle`.
     """
-    return _ahead(pages, _next_in_thread(pages))
 
+    def __init__(self, pages: Iterator[T]) -> None:
+        self._pages = pages
+        self._future: Future[object] | None = _next_in_thread(pages)
 
-def _ahead(pages: Iterator[T], future: Future[object]) -> Iterator[T]:
-    while True:
-        page = future.result()
+    def __iter__(self) -> ReadAhead[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._future is None:
+            raise StopIteration
+        page = self._future.result()
         if page is _END:
-            return
-        future = _next_in_thread(pages)
-        yield page  # type: ignore[misc]
+            self._future = None
+            raise StopIteration
+        self._future = _next_in_thread(self._pages)
+        return page  # type: ignore[return-value]
+
+    def settle(self) -> None:
+        """Wait until the page being read has arrived or failed, and drop it (its error is not raised)."""
+        if self._future is not None:
+            self._future.exception()
+            self._future = None
 
 
 def _next_in_thread(pages: Iterator[T]) -> Future[object]:
@@ -177,8 +190,15 @@ def _scan_account(
     started_at = now or datetime.now(UTC)
     # The first page of roles is on its way while STS answers who the scan runs as (its account and
     # partition, needed once that page is in): one round trip (and connection) less to wait for.
-    pages = _pages(read_ahead(inventory.role_pages()), progress, deadline)
-    caller = inventory.caller()
+    reading = ReadAhead(inventory.role_pages())
+    try:
+        caller = inventory.caller()
+    except Exception:
+        # No call left running behind the error (its retries would still print notes). An interrupt (^C)
+        # does not wait: the process ends, and the reading thread (a daemon) with it.
+        reading.settle()
+        raise
+    pages = _pages(reading, progress, deadline)
     # Every role read until the assessment starts (the appliance roles are among them), then only the roles
     # in scope that declare Veeam purposes (their managed policies are read after the roles): the others are
     # let go once assessed (those in scope stay alive in their findings while keep_snapshots).

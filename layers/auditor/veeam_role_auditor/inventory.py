@@ -5,7 +5,8 @@ trust policy, tags, inline policies, attached policy ARNs, boundary and instance
 up to 1,000 roles: no per-role call, so 5,000 roles cost 5 calls. Throttling and transient errors are
 retried by botocore's retry modes (``adaptive`` by default), not by a loop of our own.
 
-Clients made by :func:`auditor_session` parse the timestamps of responses with :func:`parse_timestamp`.
+Clients made by :func:`auditor_session` parse the timestamps of responses with :func:`parse_timestamp`, and
+query-protocol responses with :class:`QueryParser`.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
+from botocore import parsers as botocore_parsers
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from .model import ApplianceState, ManagedPolicyDocuments, RolePermissions, RoleSnapshot
@@ -85,20 +88,123 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 def auditor_session(*, profile_name: str | None = None, region_name: str | None = None) -> boto3.Session:
-    """A boto3 session whose clients parse response timestamps with :func:`parse_timestamp`.
+    """A boto3 session whose clients parse responses faster, to the same results as botocore's parsers.
 
-    A session of its own (botocore's ``response_parser_factory`` component is per session): clients
-    other code makes from boto3's default session keep botocore's parser.
+    Response timestamps are read by :func:`parse_timestamp`, and query-protocol responses (IAM, STS) by
+    :class:`QueryParser` (see there). A session of its own (botocore's ``response_parser_factory``
+    component is per session): clients other code makes from boto3's default session keep botocore's parsers.
     """
     import boto3
     import botocore.session
-    from botocore.parsers import ResponseParserFactory
 
-    factory = ResponseParserFactory()
-    factory.set_parser_defaults(timestamp_parser=parse_timestamp)
     core = botocore.session.get_session()
-    core.register_component("response_parser_factory", factory)
+    core.register_component("response_parser_factory", AuditorParserFactory())
     return boto3.Session(botocore_session=core, profile_name=profile_name, region_name=region_name)
+
+
+class AuditorParserFactory(ResponseParserFactory):  # type: ignore[misc]  # botocore has no type hints
+    """botocore's parser factory, with :func:`parse_timestamp` for every protocol and one
+    :class:`QueryParser` (its per-shape tables kept) for every query-protocol response of the session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_parser_defaults(timestamp_parser=parse_timestamp)
+        self._query = QueryParser(timestamp_parser=parse_timestamp)
+
+    def create_parser(self, protocol_name: str) -> Any:
+        # botocore asks for a parser per response; its parsers keep no state between responses (only this
+        # one's tables, which any response of the session's service models may share, from any thread).
+        return self._query if protocol_name == "query" else super().create_parser(protocol_name)
+
+
+_Table = tuple[tuple[str, str, Any, Any], ...]
+"""A structure's members in the body: (name, XML name, shape, handler)."""
+
+
+class QueryParser(botocore_parsers.QueryParser):  # type: ignore[misc]  # botocore has no type hints
+    """botocore's query-protocol parser, to the same results, with what it works out again for every XML
+    element worked out once per shape and element name.
+
+    For each structure in a response, botocore's parser reads every member's serialization (its XML name,
+    its location, whether it is flattened) and looks up the handler of its type by name; for each element it
+    strips the XML namespace from the tag with a regular expression. A 5,000-role
+    GetAccountAuthorizationDetails response holds 15,000 structures and 65,000 elements: about half of
+    its parsing time (bench/floor_bench.py --profile). Here each structure shape gets a table of its members
+    (name, XML name, shape, handler) the first time it is met, and each tag its stripped name; the rest is
+    botocore's own code (lists, maps, scalars, timestamps, errors, response metadata). A structure the table
+    would not describe exactly (an error shape, a tagged union, a member with serialization details other
+    than its XML name and flattening, such as an XML attribute) is parsed by botocore's method instead.
+    """
+
+    # Serialization keys the tables account for (botocore's _handle_structure and _member_key_name read
+    # these); a member with any other key is parsed by botocore's own method.
+    _PLAIN_SERIALIZATION = frozenset({"name", "flattened"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._tags: dict[str, str] = {}
+        self._handlers: dict[int, tuple[Any, Any]] = {}  # by id: (shape, handler)
+        self._tables: dict[int, tuple[Any, _Table | None]] = {}  # by id: (shape, table)
+
+    def _node_tag(self, node: Any) -> str:
+        tag: str = node.tag
+        name = self._tags.get(tag)
+        if name is None:
+            name = self._tags[tag] = super()._node_tag(node)
+        return name
+
+    def _handler(self, shape: Any) -> Any:
+        # Keyed by id, the shape kept beside its entry: a shape is never equal to another, and holding it
+        # keeps its id from being reused while the entry exists.
+        entry = self._handlers.get(id(shape))
+        if entry is None or entry[0] is not shape:
+            entry = self._handlers[id(shape)] = (
+                shape,
+                getattr(self, f"_handle_{shape.type_name}", self._default_handle),
+            )
+        return entry[1]
+
+    def _parse_shape(self, shape: Any, node: Any) -> Any:
+        return self._handler(shape)(shape, node)
+
+    def _handle_list(self, shape: Any, node: Any) -> Any:
+        if shape.serialization.get("flattened") and not isinstance(node, list):
+            node = [node]
+        member = shape.member
+        handler = self._handler(member)
+        return [None if item is None else handler(member, item) for item in node]
+
+    def _table(self, shape: Any) -> _Table | None:
+        entry = self._tables.get(id(shape))
+        if entry is not None and entry[0] is shape:
+            return entry[1]
+        table: _Table | None = None
+        if not shape.metadata.get("exception", False) and not shape.is_tagged_union:
+            rows = []
+            for member_name, member_shape in shape.members.items():
+                serialization = member_shape.serialization
+                if serialization.get("location") in self.KNOWN_LOCATIONS or serialization.get("eventheader"):
+                    continue  # not in the body: botocore skips these too
+                if not self._PLAIN_SERIALIZATION.issuperset(serialization):
+                    break
+                xml_name = self._member_key_name(member_shape, member_name)
+                rows.append((member_name, xml_name, member_shape, self._handler(member_shape)))
+            else:
+                table = tuple(rows)
+        self._tables[id(shape)] = (shape, table)
+        return table
+
+    def _handle_structure(self, shape: Any, node: Any) -> Any:
+        table = self._table(shape)
+        if table is None:
+            return super()._handle_structure(shape, node)
+        elements = self._build_name_to_xml_node(node)
+        parsed = {}
+        for member_name, xml_name, member_shape, handler in table:
+            element = elements.get(xml_name)
+            if element is not None:
+                parsed[member_name] = handler(member_shape, element)
+        return parsed
 
 
 def error_code(error: ClientError) -> str:

@@ -395,18 +395,22 @@ def scan_document(result: ScanResult, findings: list[Finding]) -> dict[str, Any]
 
 
 # Findings encoded per call by write_json: one json.dumps-sized call each (C-fast from Python 3.13 on) with
-# a bounded string, instead of one string for the whole document.
+# a bounded string, instead of one string for the whole document. No check for circular references: the
+# findings' summaries are trees of fresh JSON values (a cycle would end in RecursionError, not ValueError).
 JSON_BATCH = 256
-_JSON = json.JSONEncoder(indent=2, default=str)
+_JSON = json.JSONEncoder(indent=2, default=str, check_circular=False)
+# A batch is encoded as the findings of a document of its own, so each finding is indented as deep as in
+# the whole document: the text between these two is what goes between the whole document's brackets.
+_BATCH_HEAD = '{\n  "findings": ['
+_BATCH_TAIL = "\n  ]\n}"
 
 
 def write_json(document: dict[str, Any], findings: Iterable[dict[str, Any]], stream: TextIO) -> None:
     """``json.dump({**document, "findings": [...]}, stream, indent=2, default=str)``, character for character,
     written a batch of findings at a time.
 
-    Each batch is encoded as a list at the top level and shifted two levels in: JSON escapes every newline
-    inside a string, so each newline of the encoding starts an indented line, and indenting them all by the
-    same amount gives exactly what the encoder writes at that depth.
+    Each batch is encoded as ``{"findings": batch}``, a document whose findings stand at the depth they have
+    in the whole document (the second level), and written without that document's first and last lines.
     """
     head = _JSON.encode({**document, "findings": []})
     empty_tail = "[]\n}"
@@ -417,8 +421,9 @@ def write_json(document: dict[str, Any], findings: Iterable[dict[str, Any]], str
 
     def flush() -> None:
         nonlocal written
-        text = _JSON.encode(batch)  # "[\n  {...},\n  {...}\n]"
-        stream.write(("," if written else "[") + text[1:-2].replace("\n", "\n  "))
+        text = _JSON.encode({"findings": batch})  # '{\n  "findings": [\n    {...},\n    {...}\n  ]\n}'
+        stream.write("," if written else "[")
+        stream.write(text[len(_BATCH_HEAD) : -len(_BATCH_TAIL)])
         written = True
         batch.clear()
 
@@ -428,7 +433,7 @@ def write_json(document: dict[str, Any], findings: Iterable[dict[str, Any]], str
             flush()
     if batch:
         flush()
-    stream.write("\n  ]\n}" if written else empty_tail)
+    stream.write(_BATCH_TAIL if written else empty_tail)
 
 
 def summary_counts(result: ScanResult) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def parse_timestamp(value: Any) -> datetime:
 def auditor_session(*, profile_name: str | None = None, region_name: str | None = None) -> boto3.Session:
     """A boto3 session whose clients parse responses faster, to the same results as botocore's parsers.
 
-    Response timestamps are read by :func:`parse_timestamp`, and query-protocol responses (IAM, STS) by
+    Response timestamps are read by :func:`parse_timestamp`, and query-protocol responses (IAM, STS, SNS) by
     :class:`QueryParser` (see there). A session of its own (botocore's ``response_parser_factory``
     component is per session): clients other code makes from boto3's default session keep botocore's parsers.
     """

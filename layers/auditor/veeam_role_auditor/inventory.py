@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore import parsers as botocore_parsers
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.handlers import _decode_policy_types as botocore_decode_policy_types
+from botocore.handlers import decode_quoted_jsondoc, json_decode_policies
 from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
@@ -99,7 +101,80 @@ def auditor_session(*, profile_name: str | None = None, region_name: str | None 
 
     core = botocore.session.get_session()
     core.register_component("response_parser_factory", AuditorParserFactory())
+    core.unregister("after-call.iam", json_decode_policies)
+    core.register("after-call.iam", PolicyDecoder())
     return boto3.Session(botocore_session=core, profile_name=profile_name, region_name=region_name)
+
+
+class PolicyDecoder:
+    """botocore's after-call handler of IAM responses (``handlers.json_decode_policies``: each
+    ``policyDocumentType`` string decoded into its document), to the same results, visiting only the
+    members whose shapes can hold such a string.
+
+    botocore's handler walks every structure and list of a response by its shape: for a 5,000-role
+    GetAccountAuthorizationDetails page, 70,000 calls (tags, timestamps, instance profiles...) to decode
+    5,000 trust policies. Here each output shape gets, the first time it is met, the paths to its policy
+    documents (the members botocore's walk would decode or descend into, with the subtrees that hold no
+    policy document left out); each response follows only those. A shape that contains itself (none of
+    IAM's does today) is walked by botocore's function.
+    """
+
+    POLICY_SHAPE = "policyDocumentType"  # as botocore's handler names it
+
+    def __init__(self) -> None:
+        self._plans: dict[int, tuple[Any, Any]] = {}  # by id of the output shape: (shape, plan)
+
+    def __call__(self, parsed: Any, model: Any, **kwargs: Any) -> None:
+        shape = model.output_shape
+        if shape is None:
+            return
+        entry = self._plans.get(id(shape))
+        if entry is None or entry[0] is not shape:  # (the shape kept: its id is not reused meanwhile)
+            try:
+                plan = self._plan(shape, ())
+            except RecursionError:
+                plan = _WALK
+            entry = self._plans[id(shape)] = (shape, plan)
+        plan = entry[1]
+        if plan is _WALK:
+            botocore_decode_policy_types(parsed, shape)
+        elif plan is not None:
+            _follow(parsed, plan)
+
+    def _plan(self, shape: Any, enclosing: tuple[str, ...]) -> Any:
+        """None (nothing to decode below), or ("structure", ((member, plan or _DECODE), ...)) or ("list", plan)."""
+        if shape.type_name == "structure":
+            if shape.name in enclosing:
+                raise RecursionError(shape.name)
+            rows = []
+            for member_name, member_shape in shape.members.items():
+                if member_shape.type_name == "string" and member_shape.name == self.POLICY_SHAPE:
+                    rows.append((member_name, _DECODE))
+                elif (below := self._plan(member_shape, (*enclosing, shape.name))) is not None:
+                    rows.append((member_name, below))
+            return ("structure", tuple(rows)) if rows else None
+        if shape.type_name == "list":
+            below = self._plan(shape.member, enclosing)
+            return None if below is None else ("list", below)
+        return None  # botocore's walk goes no further (maps included)
+
+
+_DECODE = "decode"
+_WALK = "walk"
+
+
+def _follow(parsed: Any, plan: Any) -> None:
+    kind, below = plan
+    if kind == "list":
+        for item in parsed:
+            _follow(item, below)
+        return
+    for member_name, action in below:
+        if member_name in parsed:
+            if action is _DECODE:
+                parsed[member_name] = decode_quoted_jsondoc(parsed[member_name])
+            else:
+                _follow(parsed[member_name], action)
 
 
 class AuditorParserFactory(ResponseParserFactory):  # type: ignore[misc]  # botocore has no type hints

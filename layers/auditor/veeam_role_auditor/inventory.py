@@ -5,8 +5,9 @@ trust policy, tags, inline policies, attached policy ARNs, boundary and instance
 up to 1,000 roles: no per-role call, so 5,000 roles cost 5 calls. Throttling and transient errors are
 retried by botocore's retry modes (``adaptive`` by default), not by a loop of our own.
 
-Clients made by :func:`auditor_session` parse the timestamps of responses with :func:`parse_timestamp`, and
-query-protocol responses with :class:`QueryParser`.
+Clients made by :func:`auditor_session` parse the timestamps of responses with :func:`parse_timestamp`,
+query-protocol responses with :class:`QueryParser`, and decode IAM's policy documents with
+:class:`PolicyDecoder`.
 """
 
 from __future__ import annotations
@@ -92,9 +93,10 @@ def parse_timestamp(value: Any) -> datetime:
 def auditor_session(*, profile_name: str | None = None, region_name: str | None = None) -> boto3.Session:
     """A boto3 session whose clients parse responses faster, to the same results as botocore's parsers.
 
-    Response timestamps are read by :func:`parse_timestamp`, and query-protocol responses (IAM, STS, SNS) by
-    :class:`QueryParser` (see there). A session of its own (botocore's ``response_parser_factory``
-    component is per session): clients other code makes from boto3's default session keep botocore's parsers.
+    Response timestamps are read by :func:`parse_timestamp`, query-protocol responses (IAM, STS, SNS) by
+    :class:`QueryParser` (see there), and IAM's policy documents decoded by :class:`PolicyDecoder`. A session
+    of its own (botocore's ``response_parser_factory`` component and handlers are per session): clients other
+    code makes from boto3's default session keep botocore's parsers and handlers.
     """
     import boto3
     import botocore.session

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore import parsers as botocore_parsers
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from botocore.handlers import _decode_policy_types as botocore_decode_policy_types
 from botocore.handlers import decode_quoted_jsondoc, json_decode_policies
 from botocore.parsers import ResponseParserFactory
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
@@ -118,7 +117,7 @@ class PolicyDecoder:
     5,000 trust policies. Here each output shape gets, the first time it is met, the paths to its policy
     documents (the members botocore's walk would decode or descend into, with the subtrees that hold no
     policy document left out); each response follows only those. A shape that contains itself (none of
-    IAM's does today) is walked by botocore's function.
+    IAM's does today) is left to botocore's handler itself.
     """
 
     POLICY_SHAPE = "policyDocumentType"  # as botocore's handler names it
@@ -139,7 +138,7 @@ class PolicyDecoder:
             entry = self._plans[id(shape)] = (shape, plan)
         plan = entry[1]
         if plan is _WALK:
-            botocore_decode_policy_types(parsed, shape)
+            json_decode_policies(parsed, model)
         elif plan is not None:
             _follow(parsed, plan)
 

@@ -29,12 +29,14 @@ from veeam_role_auditor.lambda_app import (
     LambdaConfig,
     PowertoolsMetrics,
     caller_from_context,
+    carry_trace_context,
 )
 
 logger = Logger()
 # Only botocore is patched: the AWS calls are what a trace should show, and patching every library
 # the X-Ray SDK supports would import them (sqlite3, requests...) into every cold start.
 tracer = Tracer(patch_modules=("boto3",))
+carry_trace_context(tracer)  # the calls of the auditor's own threads belong to the invocation's trace too
 metrics = Metrics()
 processor = BatchProcessor(event_type=EventType.SQS)
 # Kept for the container's life: the clients, and the appliance roles read for recent events.

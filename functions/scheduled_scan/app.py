@@ -14,12 +14,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from veeam_role_auditor.aws import Clients
 from veeam_role_auditor.deadline import Deadline
-from veeam_role_auditor.lambda_app import AuditorApp, LambdaConfig, PowertoolsMetrics, caller_from_context
+from veeam_role_auditor.lambda_app import (
+    AuditorApp,
+    LambdaConfig,
+    PowertoolsMetrics,
+    caller_from_context,
+    carry_trace_context,
+)
 
 logger = Logger()
 # Only botocore is patched: the AWS calls are what a trace should show, and patching every library
 # the X-Ray SDK supports would import them (sqlite3, requests...) into every cold start.
 tracer = Tracer(patch_modules=("boto3",))
+carry_trace_context(tracer)  # the calls of the auditor's own threads belong to the invocation's trace too
 metrics = Metrics()
 client = Clients.for_lambda()  # kept for the container's life
 

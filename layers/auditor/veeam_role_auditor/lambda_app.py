@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from . import checks
+from . import checks, threads
 from .assess import ASSESSMENT_ERROR, assess_role, assess_untagged_role, prepare_appliances
 from .checks import PurposeScan
 from .cloudtrail import POLICY_EVENTS, IamChange
@@ -111,6 +111,27 @@ class ApplianceCache:
 
     def clear(self) -> None:
         self._read = None
+
+
+def carry_trace_context(tracer: Any) -> None:
+    """Traced AWS calls made in the auditor's own threads (a scan's read-ahead, the publisher's parallel
+    writes) are recorded inside the invocation's ``## lambda_handler`` subsegment, as the handler thread's are.
+
+    The X-Ray SDK keeps the current segment per thread: a thread it was never told about records its calls
+    straight under the function's segment, beside the handler's subsegment. So every handover of work
+    (:func:`.threads.carried`) takes the handing thread's trace entity along, as the SDK's documentation
+    shows for worker threads. ``tracer`` is the handler's Powertools Tracer; nothing is done when it is
+    disabled (the recorder would then complain of a missing segment outside Lambda).
+    """
+    if tracer.disabled:
+        return
+    recorder = tracer.provider
+
+    def capture() -> Callable[[], object]:
+        entity = recorder.get_trace_entity()
+        return lambda: recorder.set_trace_entity(entity)
+
+    threads.carry("xray", capture)
 
 
 def caller_from_context(context: Any) -> Caller:

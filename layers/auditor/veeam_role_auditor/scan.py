@@ -24,6 +24,7 @@ from .inventory import Caller, Inventory
 from .model import ApplianceState, Finding, ManagedPolicyDocuments, RoleSnapshot
 from .policy import InvalidArnError, parse_role_arn
 from .settings import ScanSettings
+from .threads import carried
 
 if TYPE_CHECKING:
     from .publish.publisher import Scope
@@ -125,7 +126,7 @@ def _next_in_thread(pages: Iterator[T]) -> Future[object]:
         except BaseException as error:  # noqa: BLE001 -- raised again by the reader, from future.result()
             future.set_exception(error)
 
-    threading.Thread(target=read, name="vra-read-ahead", daemon=True).start()
+    threading.Thread(target=carried(read), name="vra-read-ahead", daemon=True).start()
     return future
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..deadline import NO_DEADLINE, Deadline
+from ..threads import carried
 from .alerts import AlertSink, Transition
 from .planner import Import, Plan, Planner, Step
 from .securityhub import SecurityHubSink, WorkflowChange
@@ -254,7 +255,7 @@ class Delivery:
         if len(items) <= 1:
             return [work(item) for item in items]
         with ThreadPoolExecutor(max_workers=self.write_concurrency) as pool:
-            return list(pool.map(work, items))
+            return list(pool.map(carried(work), items))
 
     # ------------------------------------------------------------------ Security Hub
 

@@ -1,6 +1,6 @@
 """Benchmark: cold-start import time of each handler against importing boto3 alone, same run.
 
-Run: .venv/bin/python bench/coldstart_bench.py [--runs 15]
+Run: .venv/bin/python bench/coldstart_bench.py [--runs 15] [--breakdown]
 
 Each measurement is a fresh interpreter (as a cold Lambda execution environment is) timing only the
 import, with the environment the template sets and the variables the Lambda runtime sets: without
@@ -19,6 +19,7 @@ ours: the part of its cold start that this package cannot change. Also prints th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -35,6 +36,31 @@ sys.path[:0] = sys.argv[1:]
 start = time.perf_counter()
 import {module}
 print(time.perf_counter() - start)
+"""
+# What a function's own import spends where, after boto3 and its Powertools are imported (--breakdown):
+# dataclasses made (the methods each @dataclass compiles), the botocore session the module creates, regular
+# expressions compiled, and the rest (module bodies, bytecode loaded, Powertools objects made).
+BREAKDOWN = """
+import sys, time, json
+sys.path[:0] = sys.argv[1:]
+import boto3, powertools_iam_change, dataclasses, re, botocore.session
+spent = {"dataclasses made": 0.0, "regular expressions compiled": 0.0, "botocore session made": 0.0}
+def timed(owner, name, key):
+    real = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent[key] += time.perf_counter() - start
+    setattr(owner, name, wrapper)
+timed(dataclasses, "_process_class", "dataclasses made")
+timed(re, "_compile", "regular expressions compiled")
+timed(botocore.session, "get_session", "botocore session made")
+start = time.perf_counter()
+import app
+spent = {"import app, in all": time.perf_counter() - start, **spent}
+print(json.dumps(spent))
 """
 ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -70,6 +96,29 @@ def timed_import(module: str, task_root: Path, runs: int, site: Path, layer: Pat
     return samples
 
 
+def print_breakdown(task_root: Path, probes: Path, layer: Path, site: Path, runs: int) -> None:
+    """Where iam_change's own import goes once boto3 and its Powertools are in (median of ``runs`` interpreters)."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **ENVIRONMENT, "LAMBDA_TASK_ROOT": str(task_root)}
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs):
+        output = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", BREAKDOWN, str(task_root), str(probes), str(layer), str(site)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        for name, seconds in json.loads(output.stdout.strip().splitlines()[-1]).items():
+            samples.setdefault(name, []).append(seconds)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    medians["the rest (module bodies, bytecode, handler objects)"] = medians["import app, in all"] - sum(
+        value for name, value in medians.items() if name != "import app, in all"
+    )
+    print(f"\niam_change's own import, after boto3 and its Powertools (median of {runs}; ms):")
+    for name, value in medians.items():
+        print(f"  {name:52} {value * 1000:>7.1f}")
+
+
 def build_layer(artifacts: Path, *overrides: str) -> Path:
     shutil.rmtree(artifacts, ignore_errors=True)
     artifacts.mkdir(parents=True)
@@ -92,6 +141,7 @@ def build_layer(artifacts: Path, *overrides: str) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--breakdown", action="store_true", help="then where iam_change's own import goes")
     args = parser.parse_args()
     probe = ROOT / "build" / "coldstart-probe"
     shutil.rmtree(probe / "lambda-site", ignore_errors=True)
@@ -137,6 +187,8 @@ def main() -> None:
     for name, samples in rows.items():
         median = statistics.median(samples)
         print(f"{name:32} {median * 1000:>8.1f} {min(samples) * 1000:>8.1f} {median / floor:>8.2f}x")
+    if args.breakdown:
+        print_breakdown(tasks["iam_change"], probe / "task", shipped, site, args.runs)
     size = sum(p.stat().st_size for p in shipped.rglob("*") if p.is_file())
     source_size = sum(p.stat().st_size for p in sources.rglob("*") if p.is_file())
     files = sum(1 for p in sources.rglob("*.py"))

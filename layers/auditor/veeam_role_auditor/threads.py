@@ -3,9 +3,9 @@
 The auditor starts threads in two places: a scan reads its next page of roles while it assesses this one
 (``scan.ReadAhead``), and the publisher writes the state table in parallel (``publish.deliver``). Some
 context lives per thread: the X-Ray SDK keeps the segment a traced call belongs to in a thread-local, so an
-AWS call made in a thread that was never told would be recorded outside the invocation's ``## handler``
-subsegment. A Lambda handler registers a :data:`Capture` for such context (see
-:func:`.lambda_app.xray_context`); :func:`carried` applies what was captured before the work runs.
+AWS call made in a thread that was never told would be recorded outside the invocation's
+``## lambda_handler`` subsegment. A Lambda handler registers a :data:`Capture` for such context (see
+:func:`.lambda_app.carry_trace_context`); :func:`carried` applies what was captured before the work runs.
 Without any registered (the command line, the tests), :func:`carried` returns the work as it is.
 """
 
